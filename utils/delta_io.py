@@ -253,9 +253,9 @@ def write_table(
     Modes:
       - ``append``: add the rows.
       - ``overwrite``: replace the whole table.
-      - ``overwrite_partitions``: replace exactly the partitions in `partitions` (values
-        of a single partition column, or tuples for several); with ``partitions=None``
-        the partitions present in `df`. A listed partition with no new rows is emptied.
+      - ``overwrite_partitions``: replace exactly the partitions present in `df` plus
+        those listed in `partitions` (values of a single partition column, or tuples for
+        several); a listed partition with no new rows is emptied.
     A table that does not exist yet is created. Returns the committed version and the
     rows added per partition (read from the Parquet footers, no Spark action).
     """
@@ -311,19 +311,18 @@ def write_table(
             rows, stats = _file_stats(target, data_schema)
             rel_target = target.relative_to(root).as_posix()
             adds.append(AddAction(rel_target, target.stat().st_size, values, now_ms, True, stats))
-            key = "/".join(f"{c}={v}" for c, v in values.items()) if values else ""
+            key = "/".join(f"{c}={NULL_PARTITION if v is None else v}" for c, v in values.items())
             counts[key] = counts.get(key, 0) + rows
 
         removes: list[RemoveAction] = []
         if table is not None and mode != "append":
             if mode == "overwrite":
                 replace = None
-            elif partitions is None:
+            else:  # the partitions written, plus any listed ones
                 replace = {tuple(a.partition_values[c] for c in partition_by) for a in adds}
-            else:
-                replace = {
+                replace |= {
                     tuple(_partition_text(x) for x in (p if isinstance(p, tuple) else (p,)))
-                    for p in partitions
+                    for p in partitions or ()
                 }
             for row in _active_files(table):
                 key = _partition_key(row, partition_by)

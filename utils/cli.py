@@ -1,0 +1,163 @@
+"""Command line of `python main.py`: parse options, set up logging, run, summarise.
+
+Exit status: 0 on success, 1 when the run fails (one line on stderr says why and where
+the full log is), 2 for wrong options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from utils import pipeline
+from utils.config import ConfigError, load_config
+from utils.ledger import RunLedger
+from utils.spark import SparkSettings, get_spark
+
+logger = logging.getLogger("utils")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _date(text: str) -> dt.date:
+    """YYYY-MM-DD, or YYYY-MM for the first day of that month."""
+    try:
+        return dt.date.fromisoformat(text if len(text) > 7 else f"{text}-01")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD or YYYY-MM)") from exc
+
+
+def _csv_list(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python main.py",
+        description="Build the lakehouse datamart: raw CSVs -> bronze -> silver -> gold Delta tables.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--domain", default="loan_default", help="domain to build: conf/<domain>.yaml")
+    p.add_argument("--config", type=Path, help="a configuration file instead of conf/<domain>.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration key (YAML value), e.g. "
+                        "sources.features_attributes.date_formats='[d/M/yyyy]'; repeatable")
+    p.add_argument("--data-root", type=Path, default=PROJECT_ROOT / "data",
+                   help="folder holding the source files")
+    p.add_argument("--datamart", type=Path, default=PROJECT_ROOT / "datamart",
+                   help="folder of the Delta tables")
+    p.add_argument("--layers", type=_csv_list, default=pipeline.IMPLEMENTED_LAYERS,
+                   help=f"comma-separated layers to build, from {','.join(pipeline.LAYERS)}")
+    p.add_argument("--sources", type=_csv_list, default=None,
+                   help="comma-separated sources to ingest (default: all declared)")
+    p.add_argument("--start", type=_date, help="first snapshot date to process (YYYY-MM-DD or YYYY-MM)")
+    p.add_argument("--end", type=_date, help="last snapshot date to process (YYYY-MM-DD or YYYY-MM)")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild even when the inputs are unchanged since the last run")
+    p.add_argument("--master", default="local[*]",
+                   help="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
+    p.add_argument("--spark-ui", action="store_true", help="enable the Spark web UI (off by default)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def setup_logging(level: str, console: Console, log_file: Path | None) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    screen = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    screen.setLevel(level)
+    root.addHandler(screen)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.DEBUG)
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)
+    for noisy in ("py4j", "py4j.clientserver", "py4j.java_gateway"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RichProgress(pipeline.Progress):
+    """A progress bar per layer on stderr."""
+
+    def __init__(self, console: Console):
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[item]}"), TimeElapsedColumn(), console=console, transient=True,
+        )
+        self._task = None
+
+    def start(self, total: int, label: str) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task(label, total=total, item="")
+
+    def advance(self, label: str) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, advance=1, item=label)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+def summary_table(record) -> Table:
+    table = Table(title=f"run {record.run_id}: {record.status} in {record.seconds or 0:.1f}s")
+    for col in ("layer", "table", "status", "rows", "null dates", "partitions", "version", "seconds"):
+        table.add_column(col, justify="right" if col in {"rows", "null dates", "partitions", "version", "seconds"} else "left")
+    for o in record.outputs:
+        table.add_row(
+            o.layer, o.table, o.status, f"{o.rows_written:,}", f"{o.rows_null_date:,}",
+            str(o.partitions_written), "-" if o.version is None else str(o.version), f"{o.seconds:.1f}",
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    width = None if sys.stdout.isatty() else 120  # logs and CI: wide enough for the table
+    out, err = Console(width=width), Console(stderr=True, width=width)
+    run_id = pipeline.new_run_id()
+    log_file = args.datamart.resolve() / "_meta" / "logs" / f"{run_id}.log"
+    setup_logging(args.log_level, err, log_file)
+    try:
+        config = load_config(args.domain, path=args.config, overrides=args.overrides)
+        options = pipeline.RunOptions(
+            data_root=args.data_root.resolve(), datamart=args.datamart.resolve(),
+            layers=tuple(args.layers), start=args.start, end=args.end,
+            full_refresh=args.full_refresh, sources=args.sources, run_id=run_id,
+        )
+        settings = SparkSettings(
+            master=args.master, app_name=f"lakehouse-{config.domain}", ui=args.spark_ui,
+            conf=config.spark_conf,
+            delta_jars_dir=Path(os.environ["DELTA_JARS_DIR"]) if os.environ.get("DELTA_JARS_DIR") else None,
+        )
+        logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers), options.data_root)
+        record = pipeline.run_pipeline(config, options, lambda: get_spark(settings), RichProgress(err))
+    except KeyboardInterrupt:
+        err.print(f"error: interrupted; tables keep their last committed versions (log: {log_file})")
+        return 130
+    except Exception as exc:  # every failure ends as one line; the traceback goes to the log file
+        logging.getLogger(__name__).debug("run failed", exc_info=True)
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        known = isinstance(exc, (ConfigError, pipeline.PipelineError)) or type(exc).__module__.startswith("utils")
+        prefix = "" if known else f"{type(exc).__name__}: "
+        err.print(f"error: {prefix}{message}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"full log: {log_file}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    out.print(summary_table(record))
+    out.print(f"run record: {RunLedger(options.datamart / '_meta' / 'runs').record_path(run_id)}", soft_wrap=True)
+    out.print(f"ledger: {options.datamart / '_meta' / 'runs'}  log: {log_file}", soft_wrap=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Run ledger `_meta/runs`: one Delta table that says what every run did.
+
+Append-only. A run appends a ``running`` row when it starts and a final row (``success``
+or ``failed``) when it ends; :func:`latest_runs` keeps the last row per run, so a run
+killed mid-way stays visible as ``running``. Each row holds the run id, start and end
+times, status, error, code version (git sha when available), config hash, the command
+line options, the input files with their content hashes, and the output tables with
+their Delta versions and row counts. The ledger is tiny, so delta-rs writes it directly
+from Arrow; a JSON copy of each final record lands in `_meta/run_records/<run_id>.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+INPUT_TYPE = pa.struct(
+    [
+        ("source", pa.string()),
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("source_config_hash", pa.string()),
+        ("range_start", pa.date32()),
+        ("range_end", pa.date32()),
+        ("skipped", pa.bool_()),
+    ]
+)
+OUTPUT_TYPE = pa.struct(
+    [
+        ("layer", pa.string()),
+        ("table", pa.string()),
+        ("path", pa.string()),
+        ("version", pa.int64()),
+        ("rows_written", pa.int64()),
+        ("rows_null_date", pa.int64()),
+        ("partitions_written", pa.int64()),
+        ("files_removed", pa.int64()),
+        ("seconds", pa.float64()),
+        ("status", pa.string()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("status", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("ended_at", pa.timestamp("us", tz="UTC")),
+        ("seconds", pa.float64()),
+        ("domain", pa.string()),
+        ("layers", pa.list_(pa.string())),
+        ("options", pa.string()),
+        ("code_version", pa.string()),
+        ("config_hash", pa.string()),
+        ("error", pa.string()),
+        ("inputs", pa.list_(INPUT_TYPE)),
+        ("outputs", pa.list_(OUTPUT_TYPE)),
+    ]
+)
+
+
+@dataclass
+class InputRecord:
+    source: str
+    path: str
+    sha256: str
+    bytes: int
+    source_config_hash: str
+    range_start: dt.date | None
+    range_end: dt.date | None
+    skipped: bool = False
+
+
+@dataclass
+class OutputRecord:
+    layer: str
+    table: str
+    path: str
+    version: int | None
+    rows_written: int
+    rows_null_date: int
+    partitions_written: int
+    files_removed: int
+    seconds: float
+    status: str  # written | unchanged | skipped
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    domain: str
+    layers: list[str]
+    options: dict[str, Any]
+    config_hash: str
+    started_at: dt.datetime
+    status: str = "running"
+    ended_at: dt.datetime | None = None
+    code_version: str = field(default_factory=lambda: code_version())
+    error: str | None = None
+    inputs: list[InputRecord] = field(default_factory=list)
+    outputs: list[OutputRecord] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["options"] = json.dumps(self.options, sort_keys=True, default=str)
+        row["seconds"] = self.seconds
+        return row
+
+
+def code_version() -> str:
+    """The git commit of the project (with ``-dirty`` for local changes), else 'unknown'."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT,
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        logger.debug("no git version: %s", exc)
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+class RunLedger:
+    """Append and query run records in the Delta table at `path`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.records_dir = self.path.parent / "run_records"
+
+    def append(self, record: RunRecord) -> None:
+        table = pa.Table.from_pylist([record.to_row()], schema=SCHEMA)
+        write_deltalake(str(self.path), table, mode="append")
+        if record.status != "running":
+            self.records_dir.mkdir(parents=True, exist_ok=True)
+            self.record_path(record.run_id).write_text(
+                json.dumps(record.to_row(), indent=2, default=str) + "\n", encoding="utf-8"
+            )
+
+    def record_path(self, run_id: str) -> Path:
+        return self.records_dir / f"{run_id}.json"
+
+    def latest_runs(self) -> list[dict[str, Any]]:
+        """The last row of every run, oldest run first."""
+        if not DeltaTable.is_deltatable(str(self.path)):
+            return []
+        rows = pa.table(DeltaTable(str(self.path)).to_pyarrow_table()).to_pylist()
+        last: dict[str, dict[str, Any]] = {}
+        for row in sorted(rows, key=lambda r: (r["started_at"], r["ended_at"] is not None, r["ended_at"] or r["started_at"])):
+            last[row["run_id"]] = row
+        return sorted(last.values(), key=lambda r: r["started_at"])
+
+    def last_ingest(self, source: str, table_path: str) -> tuple[dict[str, Any], int] | None:
+        """The input record and table version of the newest successful run that wrote
+        `source` into `table_path` (runs that skipped it wrote nothing and do not count)."""
+        for run in reversed(self.latest_runs()):
+            if run["status"] != "success":
+                continue
+            versions = [
+                o["version"] for o in run["outputs"] or []
+                if o["path"] == table_path and o["status"] == "written" and o["version"] is not None
+            ]
+            inputs = [i for i in run["inputs"] or [] if i["source"] == source and not i["skipped"]]
+            if versions and inputs:
+                return inputs[0], versions[0]
+        return None
