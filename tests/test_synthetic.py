@@ -96,6 +96,13 @@ def test_header_equals_the_real_cs611_file(out_dir: Path, cs611: Path, file_name
         assert next(csv.reader(ours)) == next(csv.reader(real))
 
 
+def test_no_customer_id_name_or_ssn_comes_from_the_real_data(attributes: pd.DataFrame, cs611: Path) -> None:
+    real = pd.read_csv(cs611 / "features_attributes.csv", dtype=str, keep_default_na=False)
+    assert not set(attributes["Customer_ID"]) & set(real["Customer_ID"])
+    assert not set(attributes["Name"]) & set(real["Name"])
+    assert not (set(attributes["SSN"]) & set(real["SSN"])) - {"#F%$D@*&8"}
+
+
 def test_generate_returns_the_four_written_files(out_dir: Path, tmp_path: Path) -> None:
     paths = synthetic.generate(tmp_path, 5, SEED)
     assert {p.name for p in paths.values()} == set(HEADERS)

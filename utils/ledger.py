@@ -169,15 +169,16 @@ class RunLedger:
             last[row["run_id"]] = row
         return sorted(last.values(), key=lambda r: r["started_at"])
 
-    def last_ingest(self, source: str, table_path: str) -> tuple[dict[str, Any], int] | None:
+    def last_ingest(self, source: str, table: str) -> tuple[dict[str, Any], int] | None:
         """The input record and table version of the newest successful run that wrote
-        `source` into `table_path` (runs that skipped it wrote nothing and do not count)."""
+        `source` into `table` (a name such as ``bronze/<source>``, so a datamart can be
+        moved); runs that skipped it wrote nothing and do not count."""
         for run in reversed(self.latest_runs()):
             if run["status"] != "success":
                 continue
             versions = [
                 o["version"] for o in run["outputs"] or []
-                if o["path"] == table_path and o["status"] == "written" and o["version"] is not None
+                if o["table"] == table and o["status"] == "written" and o["version"] is not None
             ]
             inputs = [i for i in run["inputs"] or [] if i["source"] == source and not i["skipped"]]
             if versions and inputs:

@@ -165,7 +165,7 @@ def build_bronze(
             source_config_hash=sf.source.fingerprint(), range_start=options.start, range_end=options.end,
         )
         record.inputs.append(inp)
-        previous = None if options.full_refresh else ledger.last_ingest(sf.source.name, str(table_path))
+        previous = None if options.full_refresh else ledger.last_ingest(sf.source.name, f"bronze/{sf.source.name}")
         current_version = delta_io.table_version(table_path)
         if (
             previous is not None

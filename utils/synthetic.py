@@ -89,6 +89,9 @@ INSTALMENT = 1_000.0
 LMS_ROWS_PER_LOAN = TENURE + 1
 TARGET_DEFAULT_RATE = 0.288
 CHUNK_CUSTOMERS = 100_000  # customers rendered (and their noise drawn) per chunk
+# Customer numbers start above the course data's id range (which ends below 0xd000), so a
+# synthetic Customer_ID can never collide with a real one.
+ID_BASE = 0xD000
 
 LMS_FILE = "lms_loan_daily.csv"
 ATTRIBUTES_FILE = "features_attributes.csv"
@@ -174,10 +177,14 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-1.702 * x))
 
 
+def _correlated_normal(rng: np.random.Generator, driver: np.ndarray, rho: float) -> np.ndarray:
+    """Standard normals correlated ``rho`` with the standard normal ``driver``."""
+    return rho * driver + np.sqrt(1.0 - rho**2) * rng.standard_normal(driver.shape[0])
+
+
 def _correlated_uniform(rng: np.random.Generator, driver: np.ndarray, rho: float) -> np.ndarray:
     """Uniforms whose normal scores correlate ``rho`` with ``driver`` (a Gaussian copula)."""
-    noise = rng.standard_normal(driver.shape[0])
-    return _normal_cdf(rho * driver + np.sqrt(1.0 - rho**2) * noise)
+    return _normal_cdf(_correlated_normal(rng, driver, rho))
 
 
 def _from_pmf(u: np.ndarray, values: Sequence[int], weights: Sequence[float]) -> np.ndarray:
@@ -244,8 +251,8 @@ def make_customers(customers: int, seed: int = DEFAULT_SEED, start: dt.date = DE
     rng = _rng(seed, _STREAM_CUSTOMERS)
     n = customers
 
-    # Unique ids with random gaps, ordered as text like the real files (CUS_0x1000 < CUS_0x3ef).
-    numbers = 0x400 + np.cumsum(rng.integers(1, 8, size=n))
+    # Unique ids with random gaps, in text order like the course files (CUS_0x10000 < CUS_0xd001).
+    numbers = ID_BASE + np.cumsum(rng.integers(1, 8, size=n))
     ids = np.array([f"CUS_0x{k:x}" for k in numbers.tolist()], dtype=object)
     ids = ids[np.argsort(ids, kind="stable")]
 
@@ -263,7 +270,7 @@ def make_customers(customers: int, seed: int = DEFAULT_SEED, start: dt.date = DE
     age = _from_pmf(rng.random(n), ages, age_weights)
     occupation = rng.integers(0, len(OCCUPATIONS), size=n)
 
-    income = np.exp(10.53 + 0.78 * (-0.35 * risk + np.sqrt(1 - 0.35**2) * rng.standard_normal(n)))
+    income = np.exp(10.53 + 0.78 * _correlated_normal(rng, risk, -0.35))
     income = np.round(np.clip(income, 7_000.0, 180_000.0), 2)
     monthly_salary = income / 12.0 * np.clip(rng.normal(1.0, 0.05, size=n), 0.85, 1.15)
 
@@ -279,10 +286,8 @@ def make_customers(customers: int, seed: int = DEFAULT_SEED, start: dt.date = DE
     num_of_loan = _from_pmf(
         _correlated_uniform(rng, risk, 0.4), range(10), [11, 11, 15, 15, 15, 7, 8, 7, 3, 4]
     )
-    delay_u = _correlated_uniform(rng, risk, 0.45)
-    delay_from_due_date = np.clip(np.round(18.0 * np.exp(0.75 * np.log(delay_u / (1 - delay_u)) / 1.702)), 0, 67)
-    delayed_u = _correlated_uniform(rng, risk, 0.45)
-    num_of_delayed_payment = np.clip(np.round(14.0 + 6.5 * np.log(delayed_u / (1 - delayed_u)) / 1.702), 0, 28)
+    delay_from_due_date = np.clip(np.round(18.0 * np.exp(0.75 * _correlated_normal(rng, risk, 0.45))), 0, 67)
+    num_of_delayed_payment = np.clip(np.round(14.0 + 6.5 * _correlated_normal(rng, risk, 0.45)), 0, 28)
     changed_credit_limit = np.round(np.clip(rng.normal(10.4, 6.8, size=n) + 1.5 * risk, -6.5, 37.0), 2)
     num_credit_inquiries = _from_pmf(
         _correlated_uniform(rng, risk, 0.5), range(18),
@@ -290,7 +295,7 @@ def make_customers(customers: int, seed: int = DEFAULT_SEED, start: dt.date = DE
     )  # fmt: skip
     mix_u = _correlated_uniform(rng, risk, 0.6)
     credit_mix = np.where(mix_u < 0.30, "Good", np.where(mix_u < 0.76, "Standard", "Bad")).astype(object)
-    debt_z = 0.55 * risk + np.sqrt(1 - 0.55**2) * rng.standard_normal(n)
+    debt_z = _correlated_normal(rng, risk, 0.55)
     outstanding_debt = np.round(np.clip(np.exp(7.06 + 0.85 * debt_z), 0.23, 4_998.0), 2)
     credit_utilization_ratio = np.clip(rng.normal(32.3, 5.1, size=n), 20.1, 48.2)
     history_u = 0.7 * _correlated_uniform(rng, -risk, 0.35) + 0.3 * rng.random(n)
@@ -537,7 +542,10 @@ def make_financials(customers: pd.DataFrame, seed: int = DEFAULT_SEED, part: int
     num_of_loan[loans_underscore] = num_of_loan[loans_underscore] + "_"
     loan_type_draws = rng.integers(0, len(LOAN_TYPES), size=(n, int(loans_clean.max(initial=0))))
     type_of_loan = np.array(
-        [_english_list([LOAN_TYPES[t] for t in row[:k]]) for row, k in zip(loan_type_draws.tolist(), loans_clean.tolist())],
+        [
+            _english_list([LOAN_TYPES[t] for t in draws[:count]])
+            for draws, count in zip(loan_type_draws.tolist(), loans_clean.tolist())
+        ],
         dtype=object,
     )
 
