@@ -152,3 +152,14 @@ def test_missing_table_and_version_raise_table_missing(spark, tmp_path):
 def test_list_partitions_counts_rows_from_the_log(spark, tmp_path):
     delta_io.write_table(rows(spark, [(1, "a", D1), (2, "b", D1), (3, "c", None)]), tmp_path / "t")
     assert delta_io.list_partitions(tmp_path / "t") == {("2023-01-01",): 2, (None,): 1}
+
+
+def test_staged_write_is_invisible_until_commit_and_abort_removes_its_files(spark, tmp_path):
+    path = tmp_path / "t"
+    delta_io.write_table(rows(spark, [(1, "a", D1)]), path)
+    staged = delta_io.stage_table(rows(spark, [(2, "b", D1), (3, "c", D2)]), path)
+    assert staged.partitions == {"snapshot_date=2023-01-01": 1, "snapshot_date=2023-02-01": 1}
+    assert [r.id for r in delta_io.read_table(spark, path).collect()] == [1]
+    staged.abort()
+    assert len(list(path.rglob("*.parquet"))) == 1
+    assert DeltaTable(str(path)).version() == 0

@@ -237,7 +237,88 @@ def _check_schema(
 # --------------------------------------------------------------------------- write
 
 
-def write_table(
+@dataclass
+class StagedWrite:
+    """Files of one write, in place but not yet committed (invisible to readers).
+
+    `rows` and `partitions` tell what the commit would add, so a caller can check row
+    accounting before anything becomes visible; then :meth:`commit` or :meth:`abort`.
+    """
+
+    path: Path
+    table: DeltaTable | None
+    mode: str
+    partition_by: tuple[str, ...]
+    replace: set[tuple] | None
+    arrow_schema: pa.Schema
+    adds: list[AddAction]
+    partitions: dict[str, int]
+    write_id: str
+    metadata: dict[str, str]
+    files: list[Path]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.partitions.values())
+
+    def abort(self) -> None:
+        """Delete the staged files; the table is untouched."""
+        _discard(self.files)
+        self.files = []
+
+    def commit(self) -> WriteResult:
+        """Make the write visible in ONE Delta commit; raises ConcurrentWriteError when
+        another writer committed a conflicting change since the write started."""
+        root, table, partition_by = self.path, self.table, self.partition_by
+        now_ms = int(time.time() * 1000)
+        removes: list[RemoveAction] = []
+        if table is not None and self.mode != "append":
+            for row in _active_files(table):
+                key = _partition_key(row, partition_by)
+                if self.replace is None or key in self.replace:
+                    removes.append(RemoveAction(
+                        path=row["path"], data_change=True, deletion_timestamp=now_ms,
+                        size=row["size_bytes"], partition_values=dict(zip(partition_by, key)),
+                    ))
+        if not self.adds and not removes:
+            logger.debug("%s: nothing to commit", root)
+            return WriteResult(str(root), None, 0, 0, {}, 0)
+        props = CommitProperties(custom_metadata={"lakehouse.write_id": self.write_id, **self.metadata})
+        try:
+            if table is None:
+                create_table_with_add_actions(
+                    str(root), _delta_schema(self.arrow_schema), self.adds, mode="error",
+                    partition_by=list(partition_by) or None, commit_properties=props,
+                )
+                version = 0
+            else:
+                table.create_write_transaction(
+                    removes + self.adds, mode="append", schema=_delta_schema(_arrow_schema(table)),
+                    partition_by=list(partition_by) or None, commit_properties=props,
+                )
+                version = DeltaTable(str(root)).version()  # the handle itself does not advance
+        except CommitFailedError as exc:
+            self.abort()
+            raise ConcurrentWriteError(
+                f"{root}: another writer changed the table since version "
+                f"{table.version() if table else 'none'}; nothing was written, rerun this step "
+                f"({str(exc).splitlines()[0]})"
+            ) from exc
+        except BaseException:
+            self.abort()
+            raise
+        logger.debug("%s: committed version %s (+%d rows in %d files, -%d files)",
+                     root, version, self.rows, len(self.adds), len(removes))
+        return WriteResult(str(root), version, self.rows, len(self.adds), dict(self.partitions), len(removes))
+
+
+def write_table(df, path: str | Path, **options) -> WriteResult:
+    """Write a Spark DataFrame to the Delta table at `path` in one atomic commit
+    (:func:`stage_table` then :meth:`StagedWrite.commit`; same options)."""
+    return stage_table(df, path, **options).commit()
+
+
+def stage_table(
     df,
     path: str | Path,
     *,
@@ -247,8 +328,8 @@ def write_table(
     schema_evolution: bool = False,
     metadata: Mapping[str, Any] | None = None,
     files_per_partition: int = 1,
-) -> WriteResult:
-    """Write a Spark DataFrame to the Delta table at `path` in one atomic commit.
+) -> StagedWrite:
+    """Have Spark write `df` as Parquet files of the table at `path`, not yet committed.
 
     Modes:
       - ``append``: add the rows.
@@ -256,8 +337,8 @@ def write_table(
       - ``overwrite_partitions``: replace exactly the partitions present in `df` plus
         those listed in `partitions` (values of a single partition column, or tuples for
         several); a listed partition with no new rows is emptied.
-    A table that does not exist yet is created. Returns the committed version and the
-    rows added per partition (read from the Parquet footers, no Spark action).
+    A table that does not exist yet is created by the commit. Rows per partition come
+    from the Parquet footers (no Spark action beyond the write itself).
     """
     if mode not in {"append", "overwrite", "overwrite_partitions"}:
         raise ValueError(f"unknown write mode {mode!r}")
@@ -293,7 +374,6 @@ def write_table(
     writer = out.write.mode("overwrite")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.parquet(str(staging))
 
     # 3. move the files into their partition folders, collect add actions
     adds: list[AddAction] = []
@@ -301,6 +381,7 @@ def write_table(
     moved: list[Path] = []
     now_ms = int(time.time() * 1000)
     try:
+        writer.parquet(str(staging))
         for staged in sorted(staging.rglob("*.parquet")):
             rel = staged.relative_to(staging)
             values = _parse_partition_dirs(rel, partition_by)
@@ -309,61 +390,9 @@ def write_table(
             staged.replace(target)
             moved.append(target)
             rows, stats = _file_stats(target, data_schema)
-            rel_target = target.relative_to(root).as_posix()
-            adds.append(AddAction(rel_target, target.stat().st_size, values, now_ms, True, stats))
+            adds.append(AddAction(target.relative_to(root).as_posix(), target.stat().st_size, values, now_ms, True, stats))
             key = "/".join(f"{c}={NULL_PARTITION if v is None else v}" for c, v in values.items())
             counts[key] = counts.get(key, 0) + rows
-
-        removes: list[RemoveAction] = []
-        if table is not None and mode != "append":
-            if mode == "overwrite":
-                replace = None
-            else:  # the partitions written, plus any listed ones
-                replace = {tuple(a.partition_values[c] for c in partition_by) for a in adds}
-                replace |= {
-                    tuple(_partition_text(x) for x in (p if isinstance(p, tuple) else (p,)))
-                    for p in partitions or ()
-                }
-            for row in _active_files(table):
-                key = _partition_key(row, partition_by)
-                if replace is None or key in replace:
-                    removes.append(
-                        RemoveAction(
-                            path=row["path"],
-                            data_change=True,
-                            deletion_timestamp=now_ms,
-                            size=row["size_bytes"],
-                            partition_values=dict(zip(partition_by, key)),
-                        )
-                    )
-
-        if not adds and not removes:
-            logger.debug("%s: nothing to commit", root)
-            return WriteResult(str(root), None, 0, 0, {}, 0)
-
-        props = CommitProperties(
-            custom_metadata={"lakehouse.write_id": write_id, **{k: str(v) for k, v in (metadata or {}).items()}}
-        )
-        full_schema = _delta_schema(arrow_schema if table is None else _arrow_schema(table))
-        if table is None:
-            create_table_with_add_actions(
-                str(root), full_schema, adds, mode="error",
-                partition_by=list(partition_by) or None, commit_properties=props,
-            )
-            version = 0
-        else:
-            table.create_write_transaction(
-                removes + adds, mode="append", schema=full_schema,
-                partition_by=list(partition_by) or None, commit_properties=props,
-            )
-            version = DeltaTable(str(root)).version()  # the handle itself does not advance
-    except CommitFailedError as exc:
-        _discard(moved)
-        raise ConcurrentWriteError(
-            f"{root}: another writer changed the table since version "
-            f"{table.version() if table else 'none'}; nothing was written, rerun this step "
-            f"({str(exc).splitlines()[0]})"
-        ) from exc
     except BaseException:
         _discard(moved)
         raise
@@ -371,9 +400,17 @@ def write_table(
         shutil.rmtree(staging, ignore_errors=True)
         _remove_if_empty(root / STAGING_DIR)
 
-    total = sum(counts.values())
-    logger.debug("%s: committed version %s (+%d rows in %d files, -%d files)", root, version, total, len(adds), len(removes))
-    return WriteResult(str(root), version, total, len(adds), counts, len(removes))
+    replace: set[tuple] | None = None
+    if mode == "overwrite_partitions":  # the partitions written, plus any listed ones
+        replace = {tuple(a.partition_values[c] for c in partition_by) for a in adds}
+        replace |= {
+            tuple(_partition_text(x) for x in (p if isinstance(p, tuple) else (p,))) for p in partitions or ()
+        }
+    return StagedWrite(
+        path=root, table=table, mode=mode, partition_by=partition_by, replace=replace,
+        arrow_schema=arrow_schema, adds=adds, partitions=counts, write_id=write_id,
+        metadata={k: str(v) for k, v in (metadata or {}).items()}, files=moved,
+    )
 
 
 def _discard(files: list[Path]) -> None:
