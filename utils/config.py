@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,77 @@ class Source:
         return _hash(body)
 
 
+SILVER_TYPES = ("string", "int", "long", "double", "boolean", "date", "array<string>")
+SEVERITIES = ("warn", "drop", "fail")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one silver column is made from one bronze column (see conf/ comments)."""
+
+    name: str
+    source_column: str
+    type: str = "string"
+    trim: bool = True
+    null_tokens: tuple[str, ...] = ()
+    strip: str | None = None
+    mapping: dict[str, str | None] | None = None
+    parse: str | None = None  # duration_months | list
+    date_formats: tuple[str, ...] = ("yyyy-MM-dd",)
+    valid_range: tuple[float | None, float | None] | None = None
+    fit_k: float | None = None  # Tukey fence factor of a fitted range
+    pattern: str | None = None
+    vocabulary: tuple[str, ...] | None = None
+    on_invalid: str = "null"  # null | quarantine
+    flag: str | None = None
+    mask: str | None = None  # hmac_sha256
+    description: str = ""
+
+    @property
+    def validated(self) -> bool:
+        """Whether a present raw value can be judged unusable (and so needs a flag)."""
+        return (
+            self.type != "string" or self.valid_range is not None or self.fit_k is not None
+            or self.pattern is not None or self.mapping is not None or self.vocabulary is not None
+        )
+
+    @property
+    def flag_column(self) -> str:
+        return self.flag or f"{self.name}_invalid"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A named quality rule with a severity (warn | drop | fail)."""
+
+    name: str
+    severity: str
+    check: str | None = None
+    unique: tuple[str, ...] | None = None
+    references: tuple[str, tuple[str, ...]] | None = None  # (silver table, columns)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SilverTable:
+    """A silver table: its bronze source, column recipes and rules."""
+
+    name: str
+    source: str
+    columns: tuple[ColumnSpec, ...]
+    rules: tuple[RuleSpec, ...]
+    description: str = ""
+    fit_window: tuple[str, str] | None = None
+    fit_version: int = 1
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        return _hash(self.raw)
+
+
 @dataclass(frozen=True)
 class DomainConfig:
-    """A validated domain: its sources and Spark settings."""
+    """A validated domain: its sources, silver tables and Spark settings."""
 
     domain: str
     file: Path
@@ -73,6 +142,7 @@ class DomainConfig:
     sources: dict[str, Source]
     spark_conf: dict[str, str]
     raw: dict[str, Any]
+    silver: dict[str, SilverTable] = field(default_factory=dict)
 
     @property
     def config_hash(self) -> str:
@@ -102,6 +172,41 @@ _TOP_KEYS: dict[str, tuple[str, bool]] = {
     "description": ("str", False),
     "sources": ("dict", True),
     "spark": ("dict", False),
+    "silver": ("dict", False),
+}
+_SILVER_KEYS: dict[str, tuple[str, bool]] = {
+    "source": ("str", True),
+    "description": ("str", False),
+    "columns": ("dict", True),
+    "rules": ("list", False),
+    "fit_window": ("dict", False),
+    "fit_version": ("int", False),
+}
+_COLUMN_KEYS: dict[str, tuple[str, bool]] = {
+    "from": ("str", False),
+    "type": ("str", False),
+    "trim": ("bool", False),
+    "null_tokens": ("list[str]", False),
+    "strip": ("str", False),
+    "map": ("dict", False),
+    "parse": ("str", False),
+    "date_formats": ("list[str]", False),
+    "valid_range": ("list", False),
+    "fit_range": ("dict", False),
+    "pattern": ("str", False),
+    "vocabulary": ("list[str]", False),
+    "on_invalid": ("str", False),
+    "flag": ("str", False),
+    "mask": ("str", False),
+    "description": ("str", False),
+}
+_RULE_KEYS: dict[str, tuple[str, bool]] = {
+    "name": ("str", True),
+    "severity": ("str", True),
+    "check": ("str", False),
+    "unique": ("list[str]", False),
+    "references": ("dict", False),
+    "description": ("str", False),
 }
 
 
@@ -112,6 +217,12 @@ def _kind_ok(value: Any, kind: str) -> bool:
         return isinstance(value, dict)
     if kind == "list[str]":
         return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    if kind == "list":
+        return isinstance(value, list)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
     raise AssertionError(kind)
 
 
@@ -131,7 +242,10 @@ def _check_keys(file: Path, where: str, data: Any, spec: dict[str, tuple[str, bo
             continue
         if not _kind_ok(data[key], kind):
             got = type(data[key]).__name__
-            what = {"str": "a non-empty string", "dict": "a mapping", "list[str]": "a list of non-empty strings"}[kind]
+            what = {
+                "str": "a non-empty string", "dict": "a mapping", "list[str]": "a list of non-empty strings",
+                "list": "a list", "bool": "true or false", "int": "an integer",
+            }[kind]
             raise ConfigError(f"{file}: {prefix}{key}: expected {what}, got {got} {data[key]!r}")
 
 
@@ -175,13 +289,132 @@ def _validate(file: Path, raw: dict[str, Any]) -> DomainConfig:
     bad = [k for k, v in spark_conf.items() if not isinstance(v, (str, int, float, bool))]
     if bad:
         raise ConfigError(f"{file}: spark.{bad[0]}: expected a scalar value")
+    silver = {
+        name: _validate_silver(file, name, body, sources) for name, body in (raw.get("silver") or {}).items()
+    }
+    for table in silver.values():
+        for rule in table.rules:
+            if rule.references and rule.references[0] not in silver:
+                raise ConfigError(
+                    f"{file}: silver.{table.name}.rules.{rule.name}.references.table: "
+                    f"no silver table {rule.references[0]!r}"
+                )
     return DomainConfig(
+        silver=silver,
         domain=raw["domain"],
         file=file,
         description=raw.get("description", ""),
         sources=sources,
         spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spark_conf.items()},
         raw=raw,
+    )
+
+
+def _validate_silver(file: Path, name: str, body: Any, sources: dict[str, Source]) -> SilverTable:
+    where = f"silver.{name}"
+    _check_keys(file, where, body, _SILVER_KEYS)
+    if body["source"] not in sources:
+        raise ConfigError(f"{file}: {where}.source: no source {body['source']!r} (declared: {', '.join(sources)})")
+    source = sources[body["source"]]
+    columns = []
+    for col, spec in body["columns"].items():
+        columns.append(_validate_column(file, f"{where}.columns.{col}", col, spec or {}, source))
+    names = [c.name for c in columns] + [c.flag_column for c in columns if c.validated]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{file}: {where}.columns: column name(s) {dupes} produced twice (flags included)")
+    rules = []
+    for i, rule in enumerate(body.get("rules") or []):
+        rules.append(_validate_rule(file, f"{where}.rules[{i}]", rule, [c.name for c in columns]))
+    window = body.get("fit_window")
+    if window is not None:
+        if set(window) != {"start", "end"}:
+            raise ConfigError(f"{file}: {where}.fit_window: expected keys start and end")
+        window = (str(window["start"]), str(window["end"]))
+    if any(c.fit_k is not None for c in columns) and window is None:
+        raise ConfigError(f"{file}: {where}.fit_window: required when a column has fit_range")
+    return SilverTable(
+        name=name, source=body["source"], columns=tuple(columns), rules=tuple(rules),
+        description=body.get("description", ""), fit_window=window,
+        fit_version=body.get("fit_version", 1), raw=body,
+    )
+
+
+def _validate_column(file: Path, where: str, name: str, spec: Any, source: Source) -> ColumnSpec:
+    _check_keys(file, where, spec, _COLUMN_KEYS)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ConfigError(f"{file}: {where}: silver column names are lower snake_case")
+    src = spec.get("from", name)
+    if src not in source.required_columns:
+        raise ConfigError(f"{file}: {where}.from: {src!r} is not a column of source {source.name}")
+    ctype = spec.get("type", "string")
+    if ctype not in SILVER_TYPES:
+        raise ConfigError(f"{file}: {where}.type: {ctype!r} not one of {', '.join(SILVER_TYPES)}")
+    parse = spec.get("parse")
+    if parse not in (None, "duration_months", "list"):
+        raise ConfigError(f"{file}: {where}.parse: {parse!r} not one of duration_months, list")
+    if (parse == "list") != (ctype == "array<string>"):
+        raise ConfigError(f"{file}: {where}: parse: list and type: array<string> go together")
+    valid_range = spec.get("valid_range")
+    if valid_range is not None:
+        ok = len(valid_range) == 2 and all(v is None or isinstance(v, (int, float)) for v in valid_range)
+        if not ok:
+            raise ConfigError(f"{file}: {where}.valid_range: expected [min, max] numbers (null = open)")
+        valid_range = tuple(valid_range)
+    fit = spec.get("fit_range")
+    if fit is not None and (set(fit) != {"k"} or not isinstance(fit["k"], (int, float))):
+        raise ConfigError(f"{file}: {where}.fit_range: expected {{k: <number>}}")
+    on_invalid = spec.get("on_invalid", "null")
+    if on_invalid not in ("null", "quarantine"):
+        raise ConfigError(f"{file}: {where}.on_invalid: {on_invalid!r} not one of null, quarantine")
+    mask = spec.get("mask")
+    if mask not in (None, "hmac_sha256"):
+        raise ConfigError(f"{file}: {where}.mask: {mask!r} not one of hmac_sha256")
+    mapping = spec.get("map")
+    if mapping is not None:
+        mapping = {str(k): (None if v is None else str(v)) for k, v in mapping.items()}
+    if spec.get("pattern") is not None:
+        try:
+            re.compile(spec["pattern"])
+        except re.error as exc:
+            raise ConfigError(f"{file}: {where}.pattern: not a regular expression: {exc}") from exc
+    return ColumnSpec(
+        name=name, source_column=src, type=ctype, trim=spec.get("trim", True),
+        null_tokens=tuple(spec.get("null_tokens", ())), strip=spec.get("strip"), mapping=mapping,
+        parse=parse, date_formats=tuple(spec.get("date_formats", ("yyyy-MM-dd",))),
+        valid_range=valid_range, fit_k=None if fit is None else float(fit["k"]),
+        pattern=spec.get("pattern"),
+        vocabulary=tuple(spec["vocabulary"]) if spec.get("vocabulary") else None,
+        on_invalid=on_invalid, flag=spec.get("flag"), mask=mask, description=spec.get("description", ""),
+    )
+
+
+def _validate_rule(file: Path, where: str, rule: Any, columns: list[str]) -> RuleSpec:
+    _check_keys(file, where, rule, _RULE_KEYS)
+    where = f"{where} ({rule['name']})"
+    if rule["severity"] not in SEVERITIES:
+        raise ConfigError(f"{file}: {where}.severity: {rule['severity']!r} not one of {', '.join(SEVERITIES)}")
+    kinds = [k for k in ("check", "unique", "references") if k in rule]
+    if len(kinds) != 1:
+        raise ConfigError(f"{file}: {where}: give exactly one of check, unique, references")
+    known = set(columns) | {"snapshot_date"}
+    for key in ("unique",):
+        bad = [c for c in rule.get(key, []) if c not in known]
+        if bad:
+            raise ConfigError(f"{file}: {where}.{key}: unknown column(s) {bad}")
+    references = None
+    if "references" in rule:
+        ref = rule["references"]
+        if set(ref) != {"table", "columns"} or not _kind_ok(ref["columns"], "list[str]"):
+            raise ConfigError(f"{file}: {where}.references: expected {{table: <silver table>, columns: [...]}}")
+        bad = [c for c in ref["columns"] if c not in known]
+        if bad:
+            raise ConfigError(f"{file}: {where}.references.columns: unknown column(s) {bad}")
+        references = (ref["table"], tuple(ref["columns"]))
+    return RuleSpec(
+        name=rule["name"], severity=rule["severity"], check=rule.get("check"),
+        unique=tuple(rule["unique"]) if "unique" in rule else None, references=references,
+        description=rule.get("description", ""),
     )
 
 

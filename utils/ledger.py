@@ -50,6 +50,7 @@ OUTPUT_TYPE = pa.struct(
         ("files_removed", pa.int64()),
         ("seconds", pa.float64()),
         ("status", pa.string()),
+        ("fingerprint", pa.string()),
     ]
 )
 SCHEMA = pa.schema(
@@ -94,7 +95,8 @@ class OutputRecord:
     partitions_written: int
     files_removed: int
     seconds: float
-    status: str  # written | unchanged | skipped
+    status: str  # written | unchanged
+    fingerprint: str = ""  # hash of everything the table was built from
 
 
 @dataclass
@@ -169,18 +171,19 @@ class RunLedger:
             last[row["run_id"]] = row
         return sorted(last.values(), key=lambda r: r["started_at"])
 
-    def last_ingest(self, source: str, table: str) -> tuple[dict[str, Any], int] | None:
-        """The input record and table version of the newest successful run that wrote
-        `source` into `table` (a name such as ``bronze/<source>``, so a datamart can be
-        moved); runs that skipped it wrote nothing and do not count."""
+    def last_write(self, table: str) -> tuple[str, int] | None:
+        """(fingerprint, version) of the newest successful run that wrote `table` (a name
+        such as ``bronze/<source>``, so a datamart can be moved), or None."""
         for run in reversed(self.latest_runs()):
             if run["status"] != "success":
                 continue
-            versions = [
-                o["version"] for o in run["outputs"] or []
-                if o["table"] == table and o["status"] == "written" and o["version"] is not None
-            ]
-            inputs = [i for i in run["inputs"] or [] if i["source"] == source and not i["skipped"]]
-            if versions and inputs:
-                return inputs[0], versions[0]
+            for o in run["outputs"] or []:
+                if o["table"] == table and o["status"] == "written" and o["version"] is not None:
+                    return o["fingerprint"], o["version"]
         return None
+
+    def unchanged(self, table: str, fingerprint: str, current_version: int | None) -> bool:
+        """True when `table` was last written from the same fingerprint and nobody has
+        written it since (its current version is the one recorded)."""
+        last = self.last_write(table)
+        return last is not None and current_version is not None and last == (fingerprint, current_version)

@@ -9,6 +9,8 @@ unchanged inputs finishes in about a second.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -137,10 +139,10 @@ def run_pipeline(
     return record
 
 
-def _range_covers(prev: dict, start: dt.date | None, end: dt.date | None) -> bool:
-    lo_ok = prev["range_start"] is None or (start is not None and prev["range_start"] <= start)
-    hi_ok = prev["range_end"] is None or (end is not None and prev["range_end"] >= end)
-    return lo_ok and hi_ok
+def fingerprint(*parts) -> str:
+    """Hash of everything an output table is built from."""
+    body = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def build_bronze(
@@ -152,9 +154,9 @@ def build_bronze(
     get_spark: Callable[[], object],
     progress: Progress,
 ) -> None:
-    """Land every source file in `bronze/<source>`; skip files unchanged since the last
-    successful ingest (same content hash, same reading options, range covered, table
-    untouched since), unless `options.full_refresh`."""
+    """Land every source file in `bronze/<source>`; skip a file when the table was last
+    written from the same content hash, reading options and date range and nobody has
+    written it since, unless `options.full_refresh`."""
     files = list(files)
     progress.start(len(files), "bronze")
     for sf in files:
@@ -165,20 +167,15 @@ def build_bronze(
             source_config_hash=sf.source.fingerprint(), range_start=options.start, range_end=options.end,
         )
         record.inputs.append(inp)
-        previous = None if options.full_refresh else ledger.last_ingest(sf.source.name, f"bronze/{sf.source.name}")
+        name = f"bronze/{sf.source.name}"
+        fp = fingerprint(sf.sha256, inp.source_config_hash, options.start, options.end)
         current_version = delta_io.table_version(table_path)
-        if (
-            previous is not None
-            and previous[0]["sha256"] == sf.sha256
-            and previous[0]["source_config_hash"] == inp.source_config_hash
-            and _range_covers(previous[0], options.start, options.end)
-            and previous[1] == current_version
-        ):
+        if not options.full_refresh and ledger.unchanged(name, fp, current_version):
             inp.skipped = True
             logger.info("bronze/%s: %s unchanged since version %s, skipped", sf.source.name, sf.path.name, current_version)
             record.outputs.append(OutputRecord(
-                "bronze", f"bronze/{sf.source.name}", str(table_path), current_version,
-                0, 0, 0, 0, time.perf_counter() - began, "unchanged",
+                "bronze", name, str(table_path), current_version,
+                0, 0, 0, 0, time.perf_counter() - began, "unchanged", fp,
             ))
             progress.advance(sf.source.name)
             continue
@@ -215,9 +212,9 @@ def build_bronze(
                 sf.source.name, null_rows, sf.source.date_column, list(sf.source.date_formats),
             )
         record.outputs.append(OutputRecord(
-            "bronze", f"bronze/{sf.source.name}", str(table_path), result.version, result.rows, null_rows,
+            "bronze", name, str(table_path), result.version, result.rows, null_rows,
             len(result.partitions), result.removed_files, time.perf_counter() - began,
-            "written" if result.changed else "unchanged",
+            "written" if result.changed else "unchanged", fp,
         ))
         logger.info(
             "bronze/%s: %d rows in %d partitions -> version %s (%.1fs)",
