@@ -111,11 +111,12 @@ class RichProgress(pipeline.Progress):
 
 def summary_table(record) -> Table:
     table = Table(title=f"run {record.run_id}: {record.status} in {record.seconds or 0:.1f}s")
-    for col in ("layer", "table", "status", "rows", "null dates", "partitions", "version", "seconds"):
-        table.add_column(col, justify="right" if col in {"rows", "null dates", "partitions", "version", "seconds"} else "left")
+    numeric = ("rows", "null dates", "quarantined", "partitions", "version", "seconds")
+    for col in ("layer", "table", "status", *numeric):
+        table.add_column(col, justify="right" if col in numeric else "left")
     for o in record.outputs:
         table.add_row(
-            o.layer, o.table, o.status, f"{o.rows_written:,}", f"{o.rows_null_date:,}",
+            o.layer, o.table, o.status, f"{o.rows_written:,}", f"{o.rows_null_date:,}", f"{o.rows_quarantined:,}",
             str(o.partitions_written), "-" if o.version is None else str(o.version), f"{o.seconds:.1f}",
         )
     return table

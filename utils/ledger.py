@@ -46,6 +46,7 @@ OUTPUT_TYPE = pa.struct(
         ("version", pa.int64()),
         ("rows_written", pa.int64()),
         ("rows_null_date", pa.int64()),
+        ("rows_quarantined", pa.int64()),
         ("partitions_written", pa.int64()),
         ("files_removed", pa.int64()),
         ("seconds", pa.float64()),
@@ -92,6 +93,7 @@ class OutputRecord:
     version: int | None
     rows_written: int
     rows_null_date: int
+    rows_quarantined: int
     partitions_written: int
     files_removed: int
     seconds: float
@@ -151,7 +153,8 @@ class RunLedger:
 
     def append(self, record: RunRecord) -> None:
         table = pa.Table.from_pylist([record.to_row()], schema=SCHEMA)
-        write_deltalake(str(self.path), table, mode="append")
+        # schema_mode merge: ledgers written by older versions gain the new fields
+        write_deltalake(str(self.path), table, mode="append", schema_mode="merge")
         if record.status != "running":
             self.records_dir.mkdir(parents=True, exist_ok=True)
             self.record_path(record.run_id).write_text(

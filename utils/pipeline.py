@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils import bronze, delta_io
-from utils.config import DomainConfig
+from utils.config import DomainConfig, SilverTable
 from utils.ledger import InputRecord, OutputRecord, RunLedger, RunRecord
 
 logger = logging.getLogger(__name__)
 
 LAYERS = ("bronze", "silver", "gold")
-IMPLEMENTED_LAYERS = ("bronze",)
+IMPLEMENTED_LAYERS = ("bronze", "silver")
 
 
 class PipelineError(RuntimeError):
@@ -61,6 +61,8 @@ class RunOptions:
     end: dt.date | None = None
     full_refresh: bool = False
     sources: tuple[str, ...] | None = None
+    replay_quarantine: bool = False
+    pii_key: bytes | None = None
     run_id: str = field(default_factory=lambda: new_run_id())
 
 
@@ -125,6 +127,11 @@ def run_pipeline(
     try:
         if "bronze" in options.layers:
             build_bronze(files, options, datamart, ledger, record, get_spark, progress)
+        if "silver" in options.layers:
+            from utils.pii import load_key
+
+            key = options.pii_key or load_key(datamart.root, None)
+            build_silver(config, options, datamart, ledger, record, get_spark, progress, key)
     except BaseException as exc:
         progress.stop()
         record.status = "failed"
@@ -175,7 +182,7 @@ def build_bronze(
             logger.info("bronze/%s: %s unchanged since version %s, skipped", sf.source.name, sf.path.name, current_version)
             record.outputs.append(OutputRecord(
                 "bronze", name, str(table_path), current_version,
-                0, 0, 0, 0, time.perf_counter() - began, "unchanged", fp,
+                0, 0, 0, 0, 0, time.perf_counter() - began, "unchanged", fp,
             ))
             progress.advance(sf.source.name)
             continue
@@ -212,7 +219,7 @@ def build_bronze(
                 sf.source.name, null_rows, sf.source.date_column, list(sf.source.date_formats),
             )
         record.outputs.append(OutputRecord(
-            "bronze", name, str(table_path), result.version, result.rows, null_rows,
+            "bronze", name, str(table_path), result.version, result.rows, null_rows, 0,
             len(result.partitions), result.removed_files, time.perf_counter() - began,
             "written" if result.changed else "unchanged", fp,
         ))
@@ -221,3 +228,252 @@ def build_bronze(
             sf.source.name, result.rows, len(result.partitions), result.version, time.perf_counter() - began,
         )
         progress.advance(sf.source.name)
+
+
+# --------------------------------------------------------------------------- silver
+
+
+def silver_order(config: DomainConfig) -> list[SilverTable]:
+    """Silver tables with every referenced table before the tables that reference it."""
+    done: list[str] = []
+    pending = dict(config.silver)
+    while pending:
+        ready = [
+            name for name, t in pending.items()
+            if all(r.references[0] in done or r.references[0] == name for r in t.rules if r.references)
+        ]
+        if not ready:
+            raise PipelineError(f"silver references form a cycle among {sorted(pending)}")
+        for name in ready:
+            done.append(name)
+            del pending[name]
+    return [config.silver[n] for n in done]
+
+
+def _scope(
+    bronze_parts: dict[tuple, int], silver_path: Path, options: RunOptions, replay: set | None
+) -> set[str | None] | None:
+    """The snapshot dates (ISO text, None = unparsed) a silver run processes; None = all."""
+    if replay is not None:
+        return replay
+    if options.start is None and options.end is None:
+        return None
+    existing = set(bronze_parts)
+    if delta_io.table_exists(silver_path):
+        existing |= set(delta_io.list_partitions(silver_path))
+
+    def inside(value: str | None) -> bool:
+        if value is None:
+            return True
+        d = dt.date.fromisoformat(value)
+        return (options.start is None or d >= options.start) and (options.end is None or d <= options.end)
+
+    return {k[0] for k in existing if inside(k[0])} | {None}
+
+
+def build_silver(
+    config: DomainConfig,
+    options: RunOptions,
+    datamart: Datamart,
+    ledger: RunLedger,
+    record: RunRecord,
+    get_spark: Callable[[], object],
+    progress: Progress,
+    pii_key: bytes,
+) -> None:
+    """Build every silver table whose inputs changed, all-or-nothing: each table is
+    cleaned and checked in one pass, staged, and only when no `fail` rule fired and
+    ``bronze = silver + quarantine`` holds for every partition are the tables and the
+    quarantine committed."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from utils import quality, silver, statistics
+    from utils.pii import key_id
+
+    tables = silver_order(config)
+    quarantine_path = datamart.table("silver", "_quarantine")
+    replay_scopes: dict[str, set] = {}
+    if options.replay_quarantine:
+        q = delta_io.list_partitions(quarantine_path) if delta_io.table_exists(quarantine_path) else {}
+        for table_name, date in q:
+            replay_scopes.setdefault(table_name, set()).add(date)
+    fps: dict[str, str] = {}
+    todo: list[SilverTable] = []
+    for t in tables:
+        bronze_path = datamart.table("bronze", t.source)
+        bronze_version = delta_io.table_version(bronze_path)
+        if bronze_version is None:
+            raise PipelineError(f"silver/{t.name}: bronze/{t.source} does not exist yet; build --layers bronze first")
+        refs = sorted({r.references[0] for r in t.rules if r.references})
+        fps[t.name] = fingerprint(
+            "silver", t.fingerprint(), config.sources[t.source].fingerprint(), bronze_version,
+            options.start, options.end, key_id(pii_key), [fps[r] for r in refs],
+        )
+        silver_path = datamart.table("silver", t.name)
+        if options.replay_quarantine:
+            skip = t.name not in replay_scopes  # replay touches only tables with quarantined rows
+        elif options.full_refresh:
+            skip = False
+        else:
+            skip = ledger.unchanged(f"silver/{t.name}", fps[t.name], delta_io.table_version(silver_path))
+        if skip:
+            logger.info("silver/%s: inputs unchanged since version %s, skipped", t.name, delta_io.table_version(silver_path))
+            record.outputs.append(OutputRecord(
+                "silver", f"silver/{t.name}", str(silver_path), delta_io.table_version(silver_path),
+                0, 0, 0, 0, 0, 0.0, "unchanged", fps[t.name],
+            ))
+        else:
+            todo.append(t)
+    if not todo:
+        return
+
+    spark = get_spark()
+    progress.start(len(todo) + 1, "silver")
+    staged: dict[str, delta_io.StagedWrite] = {}
+    q_staged: delta_io.StagedWrite | None = None
+    persisted = []
+    new_rows: dict[str, object] = {}
+    quality_rows: list[dict] = []
+    timings: dict[str, float] = {}
+    scopes: dict[str, set | None] = {}
+    bronze_counts: dict[str, dict[tuple, int]] = {}
+    try:
+        quarantine_frames = []
+        for t in todo:
+            began = time.perf_counter()
+            source = config.sources[t.source]
+            bronze_path = datamart.table("bronze", t.source)
+            silver_path = datamart.table("silver", t.name)
+            bronze_counts[t.name] = delta_io.list_partitions(bronze_path)
+            scope = _scope(bronze_counts[t.name], silver_path, options, replay_scopes.get(t.name) if options.replay_quarantine else None)
+            scopes[t.name] = scope
+            bronze_df = delta_io.read_table(spark, bronze_path, partitions=None if scope is None else list(scope))
+
+            fitted = {c.name: c.fit_k for c in t.columns if c.fit_k is not None}
+            bounds = {}
+            if fitted:
+                bounds = statistics.fit_tukey_bounds(
+                    silver.parse_columns(bronze_df, t, source), fitted, table=t.name,
+                    window=t.fit_window, version=t.fit_version, path=datamart.root / "_meta" / "statistics",
+                    run_id=record.run_id,
+                )
+            cleaned = silver.clean_table(bronze_df, t, source, bounds=bounds, pii_key=pii_key)
+            references = {}
+            for ref in {r.references[0] for r in t.rules if r.references}:
+                references[ref] = new_rows[ref] if ref in new_rows else delta_io.read_table(
+                    spark, datamart.table("silver", ref))
+            checked = silver.check_rules(cleaned, t, references).persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(checked)
+            rules = silver.table_rules(t, source)
+            aggregates = [row.asDict() for row in silver.metric_aggregates(checked, rules).collect()]
+
+            for rule in rules:
+                failed = sum(a[rule.name] or 0 for a in aggregates)
+                if rule.severity == "fail" and failed:
+                    keys = [c.name for c in t.columns][:1] + list(silver.LINEAGE_KEPT)
+                    samples = checked.where(F.col(f"{silver.RULE_PREFIX}{rule.name}")).select(*keys).limit(5).collect()
+                    shown = ", ".join(f"{r[0]} ({r[1]}:{r[2]})" for r in samples)
+                    raise quality.QualityError(
+                        f"silver/{t.name}: rule {rule.name} (fail) failed on {failed} row(s), e.g. {shown}; "
+                        "nothing of the silver layer was written"
+                    )
+            checked_at = quality.now()
+            for a in aggregates:
+                for rule in rules:
+                    quality_rows.append({
+                        "run_id": record.run_id, "table": f"silver/{t.name}", "snapshot_date": a["snapshot_date"],
+                        "rule": rule.name, "kind": rule.kind, "severity": rule.severity, "action": rule.action,
+                        "rows_checked": a["_rows"], "rows_failed": int(a[rule.name] or 0), "checked_at": checked_at,
+                    })
+            rows = silver.silver_rows(checked, t, rules)
+            new_rows[t.name] = rows
+            staged[t.name] = delta_io.stage_table(
+                rows, silver_path, mode="overwrite" if scope is None else "overwrite_partitions",
+                partitions=None if scope is None else sorted(
+                    (dt.date.fromisoformat(p) for p in scope if p is not None)) + [None],
+                metadata={"run_id": record.run_id},
+            )
+            quarantine_frames.append(silver.quarantine_rows(checked, t, rules))
+            timings[t.name] = time.perf_counter() - began
+            progress.advance(t.name)
+
+        # one quarantine write for all tables, replacing exactly their partitions in scope
+        began = time.perf_counter()
+        union = quarantine_frames[0]
+        for frame in quarantine_frames[1:]:
+            union = union.unionByName(frame)
+        existing_q = delta_io.list_partitions(quarantine_path) if delta_io.table_exists(quarantine_path) else {}
+        replace = [
+            (table_name, None if date is None else dt.date.fromisoformat(date))
+            for table_name, date in existing_q
+            if table_name in staged and (scopes[table_name] is None or date in scopes[table_name])
+        ]
+        q_staged = delta_io.stage_table(
+            union, quarantine_path, partition_by=("table", "snapshot_date"), mode="overwrite_partitions",
+            partitions=replace, metadata={"run_id": record.run_id},
+        )
+        progress.advance("_quarantine")
+
+        # row accounting per partition, before anything becomes visible
+        accounting_rows = []
+        checked_at = quality.now()
+        for t in todo:
+            scope = scopes[t.name]
+            silver_parts = {k.split("=", 1)[1]: n for k, n in staged[t.name].partitions.items()}
+            q_parts = {
+                k.split("/", 1)[1].split("=", 1)[1]: n
+                for k, n in q_staged.partitions.items() if k.split("/", 1)[0] == f"table={t.name}"
+            }
+            for (date,), bronze_n in sorted(bronze_counts[t.name].items(), key=lambda kv: str(kv[0])):
+                if scope is not None and date not in scope:
+                    continue
+                label = delta_io.NULL_PARTITION if date is None else date
+                s_n, q_n = silver_parts.get(label, 0), q_parts.get(label, 0)
+                accounting_rows.append({
+                    "run_id": record.run_id, "table": f"silver/{t.name}",
+                    "snapshot_date": None if date is None else dt.date.fromisoformat(date),
+                    "bronze_rows": bronze_n, "silver_rows": s_n, "quarantined_rows": q_n,
+                    "balanced": bronze_n == s_n + q_n, "checked_at": checked_at,
+                })
+            unbalanced = [r for r in accounting_rows if r["table"] == f"silver/{t.name}" and not r["balanced"]]
+            if unbalanced:
+                r = unbalanced[0]
+                raise quality.AccountingError(
+                    f"silver/{t.name}: partition {r['snapshot_date']}: bronze {r['bronze_rows']} != silver "
+                    f"{r['silver_rows']} + quarantine {r['quarantined_rows']}; nothing of the silver layer was written"
+                )
+
+        # commit: every silver table, then the quarantine
+        results = {name: staged_write.commit() for name, staged_write in staged.items()}
+        q_result = q_staged.commit()
+        staged, q_staged = {}, None
+        quality.append(datamart.root / "_meta" / "quality", quality_rows, quality.QUALITY_SCHEMA)
+        quality.append(datamart.root / "_meta" / "accounting", accounting_rows, quality.ACCOUNTING_SCHEMA)
+        q_elapsed = time.perf_counter() - began
+        for t in todo:
+            result = results[t.name]
+            quarantined = sum(r["quarantined_rows"] for r in accounting_rows if r["table"] == f"silver/{t.name}")
+            record.outputs.append(OutputRecord(
+                "silver", f"silver/{t.name}", str(datamart.table("silver", t.name)), result.version, result.rows,
+                0, quarantined, len(result.partitions), result.removed_files, timings[t.name],
+                "written" if result.changed else "unchanged", fps[t.name],
+            ))
+            logger.info("silver/%s: %d rows, %d quarantined -> version %s (%.1fs)",
+                        t.name, result.rows, quarantined, result.version, timings[t.name])
+        record.outputs.append(OutputRecord(
+            "silver", "silver/_quarantine", str(quarantine_path), q_result.version, q_result.rows, 0, 0,
+            len(q_result.partitions), q_result.removed_files, q_elapsed,
+            "written" if q_result.changed else "unchanged", "",
+        ))
+    except BaseException:
+        for staged_write in staged.values():
+            staged_write.abort()
+        if q_staged is not None:
+            q_staged.abort()
+        raise
+    finally:
+        for df in persisted:
+            df.unpersist()
+        progress.stop()
+

@@ -1,0 +1,243 @@
+"""Silver: typed, cleaned, privacy-safe tables with named quality rules and quarantine.
+
+Pure transformations (no reads, writes or actions):
+  - :func:`clean_table`   bronze rows -> typed silver columns + flag columns + one
+                          boolean metric column per cleaning step that can fire;
+  - :func:`check_rules`   adds one boolean column per rule (true = the row fails it);
+  - :func:`silver_rows`, :func:`quarantine_rows`, :func:`metric_aggregates` split and
+                          count the checked rows.
+
+All rules of a table are evaluated in one pass: the checked DataFrame is computed once
+(persisted by the caller) and every count comes from one aggregation over it.
+
+Built-in rules of every table (severity drop):
+  - ``well_formed_row``: the raw line had as many fields as the header;
+  - ``valid_snapshot_date``: the partition date parsed in bronze.
+Columns with ``on_invalid: quarantine`` add a drop rule ``valid_<column>``.
+
+A row failing any drop rule goes to ``silver/_quarantine`` (once, with the first rule
+it failed, every rule it failed, a readable reason, its raw bronze values with personal
+data masked, and its lineage); so per partition ``bronze = silver + quarantine``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from utils.bronze import LINEAGE_COLUMNS, PARTITION_COLUMN
+from utils.cleaning import bound_column, parse_column
+from utils.config import ColumnSpec, RuleSpec, SilverTable, Source
+
+METRIC_PREFIX = "_m_"
+RULE_PREFIX = "_r_"
+MASKED = "<masked>"
+LINEAGE_KEPT = ("_source_file", "_source_line")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule as evaluated: its column, severity, the action it takes, its reason."""
+
+    name: str
+    kind: str  # builtin | cleaning | rule
+    severity: str  # warn | drop | fail
+    action: str  # counted | nulled | stripped | quarantined | failed
+    reason: str
+
+
+def bronze_name(source: Source, column: str) -> str:
+    """Bronze column holding the raw text of a source column (reserved names are suffixed)."""
+    from utils.bronze import bronze_column_names
+
+    return dict(zip(source.required_columns, bronze_column_names(source.required_columns)))[column]
+
+
+# --------------------------------------------------------------------------- clean
+
+
+def parse_columns(bronze: DataFrame, table: SilverTable, source: Source) -> DataFrame:
+    """Typed values before ranges apply (what range statistics are fitted on)."""
+    cols = [parse_column(F.col(bronze_name(source, c.source_column)), c)[0].alias(c.name)
+            for c in table.columns if c.fit_k is not None]
+    return bronze.select(*cols, PARTITION_COLUMN)
+
+
+def clean_table(
+    bronze: DataFrame,
+    table: SilverTable,
+    source: Source,
+    *,
+    bounds: dict[str, tuple[float | None, float | None]] | None = None,
+    pii_key: bytes | None = None,
+) -> DataFrame:
+    """Bronze rows -> silver columns, flags (`<col>_invalid`), metric columns (`_m_*`),
+    lineage and snapshot_date. One row out per row in."""
+    bounds = bounds or {}
+    values: list[Column] = []
+    flags: list[Column] = []
+    metrics: dict[str, Column] = {}
+    for spec in table.columns:
+        raw = F.col(bronze_name(source, spec.source_column))
+        typed, parse_bad, steps = parse_column(raw, spec)
+        cleaned = bound_column(typed, parse_bad, spec, steps, fitted=bounds.get(spec.name), pii_key=pii_key)
+        values.append(cleaned.value.alias(spec.name))
+        if cleaned.invalid is not None:
+            flags.append(cleaned.invalid.alias(spec.flag_column))
+        metrics.update(cleaned.metrics)
+    raw_values = F.create_map(*[
+        x
+        for col in source.required_columns
+        for x in (F.lit(col), F.lit(MASKED) if col in source.personal_data else F.col(bronze_name(source, col)))
+    ])
+    return bronze.select(
+        *values,
+        *flags,
+        *[m.alias(f"{METRIC_PREFIX}{name}") for name, m in metrics.items()],
+        raw_values.alias("_raw_values"),
+        "_malformed_line",
+        *LINEAGE_KEPT,
+        PARTITION_COLUMN,
+    )
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def table_rules(table: SilverTable, source: Source) -> list[Rule]:
+    """Every rule of a table in evaluation order: built-ins, column rules, declared."""
+    formats = ", ".join(source.date_formats)
+    rules = [
+        Rule("well_formed_row", "builtin", "drop", "quarantined",
+             "the raw line's field count differs from the header"),
+        Rule("valid_snapshot_date", "builtin", "drop", "quarantined",
+             f"{source.date_column} did not parse with any of [{formats}]"),
+    ]
+    for spec in table.columns:
+        if spec.null_tokens:
+            rules.append(Rule(f"null_token_{spec.name}", "cleaning", "warn", "nulled",
+                              f"{spec.source_column} held a placeholder {list(spec.null_tokens)}"))
+        if spec.strip:
+            rules.append(Rule(f"decorated_{spec.name}", "cleaning", "warn", "stripped",
+                              f"{spec.source_column} had {spec.strip!r} around the value"))
+        if spec.validated:
+            drop = spec.on_invalid == "quarantine"
+            rules.append(Rule(f"valid_{spec.name}", "cleaning", "drop" if drop else "warn",
+                              "quarantined" if drop else "nulled", _invalid_reason(spec)))
+    for rule in table.rules:
+        action = {"warn": "counted", "drop": "quarantined", "fail": "failed"}[rule.severity]
+        rules.append(Rule(rule.name, "rule", rule.severity, action, rule.description or _rule_reason(rule)))
+    return rules
+
+
+def _invalid_reason(spec: ColumnSpec) -> str:
+    parts = [f"type {spec.type}"]
+    if spec.valid_range:
+        parts.append(f"range [{spec.valid_range[0]}, {spec.valid_range[1]}]")
+    if spec.fit_k is not None:
+        parts.append(f"fitted Tukey fences k={spec.fit_k:g}")
+    if spec.pattern:
+        parts.append(f"pattern {spec.pattern}")
+    if spec.mapping is not None:
+        parts.append(f"values {list(spec.mapping)}")
+    if spec.vocabulary:
+        parts.append("closed vocabulary")
+    if spec.parse:
+        parts.append(f"parse {spec.parse}")
+    return f"{spec.source_column} present but unusable ({'; '.join(parts)})"
+
+
+def _rule_reason(rule: RuleSpec) -> str:
+    if rule.check:
+        return f"fails check: {rule.check}"
+    if rule.unique:
+        return f"duplicate of an earlier row with the same {', '.join(rule.unique)}"
+    table, cols = rule.references
+    return f"no row in silver/{table} with the same {', '.join(cols)}"
+
+
+def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFrame] | None = None) -> DataFrame:
+    """Add `_r_<rule>` (true = fails) for every rule of `table`; metric columns that are
+    rules too (`_m_valid_*`) are referenced, not recomputed. `references` maps a silver
+    table name to a DataFrame holding (at least) the referenced key columns."""
+    references = references or {}
+    out = df.withColumn(f"{RULE_PREFIX}well_formed_row", F.col("_malformed_line").isNotNull())
+    out = out.withColumn(f"{RULE_PREFIX}valid_snapshot_date", F.col(PARTITION_COLUMN).isNull())
+    for spec in table.columns:
+        if spec.validated:
+            out = out.withColumn(f"{RULE_PREFIX}valid_{spec.name}", F.col(f"{METRIC_PREFIX}valid_{spec.name}"))
+    for rule in table.rules:
+        name = f"{RULE_PREFIX}{rule.name}"
+        if rule.check:
+            out = out.withColumn(name, F.coalesce(~F.expr(rule.check), F.lit(False)))
+        elif rule.unique:
+            order = Window.partitionBy(*rule.unique).orderBy("_source_file", "_source_line")
+            out = out.withColumn(name, F.row_number().over(order) > 1)
+        else:
+            ref_table, cols = rule.references
+            if ref_table not in references:
+                raise KeyError(f"rule {rule.name}: no data for referenced table silver/{ref_table}")
+            keys = references[ref_table].select(*cols).dropna().distinct().withColumn("_ref_hit", F.lit(True))
+            present = F.lit(True)
+            for c in cols:
+                present = present & F.col(c).isNotNull()
+            out = (
+                out.join(F.broadcast(keys), on=list(cols), how="left")
+                .withColumn(name, present & F.col("_ref_hit").isNull())
+                .drop("_ref_hit")
+            )
+    return out
+
+
+def _drop_flag(rules: list[Rule]) -> Column:
+    cond = F.lit(False)
+    for r in rules:
+        if r.severity == "drop":
+            cond = cond | F.col(f"{RULE_PREFIX}{r.name}")
+    return cond
+
+
+def silver_rows(checked: DataFrame, table: SilverTable, rules: list[Rule]) -> DataFrame:
+    """The rows that pass every drop rule, with the silver columns only."""
+    flags = [c.flag_column for c in table.columns if c.validated]
+    return checked.where(~_drop_flag(rules)).select(
+        *[c.name for c in table.columns], *flags, *LINEAGE_KEPT, PARTITION_COLUMN
+    )
+
+
+def quarantine_rows(checked: DataFrame, table: SilverTable, rules: list[Rule]) -> DataFrame:
+    """The rows that fail any drop rule: one row each, with rule, reasons, raw values."""
+    drops = [r for r in rules if r.severity == "drop"]
+    if not drops:
+        return checked.where(F.lit(False)).select(*_quarantine_columns(table, [], F.lit(None), F.array()))
+    first = F.coalesce(*[F.when(F.col(f"{RULE_PREFIX}{r.name}"), F.lit(r.name)) for r in drops])
+    failed = F.array_compact(F.array(*[F.when(F.col(f"{RULE_PREFIX}{r.name}"), F.lit(r.name)) for r in drops]))
+    reasons = F.array_compact(F.array(*[
+        F.when(F.col(f"{RULE_PREFIX}{r.name}"), F.lit(f"{r.name}: {r.reason}")) for r in drops
+    ]))
+    return checked.where(_drop_flag(rules)).select(*_quarantine_columns(table, reasons, first, failed))
+
+
+def _quarantine_columns(table: SilverTable, reasons, first: Column, failed: Column) -> list[Column]:
+    reason = F.array_join(reasons, "; ") if not isinstance(reasons, list) else F.lit(None).cast("string")
+    return [
+        F.lit(table.name).alias("table"),
+        first.cast("string").alias("rule"),
+        reason.alias("reason"),
+        failed.cast("array<string>").alias("failed_rules"),
+        F.col("_raw_values").alias("raw_values"),
+        "_malformed_line",
+        *LINEAGE_KEPT,
+        PARTITION_COLUMN,
+    ]
+
+
+def metric_aggregates(checked: DataFrame, rules: list[Rule]) -> DataFrame:
+    """Per snapshot_date: rows checked and, per rule, rows that failed (one aggregation)."""
+    aggs = [F.count(F.lit(1)).alias("_rows")]
+    for r in rules:
+        col = f"{METRIC_PREFIX}{r.name}" if r.kind == "cleaning" else f"{RULE_PREFIX}{r.name}"
+        aggs.append(F.sum(F.col(col).cast("long")).alias(r.name))
+    return checked.groupBy(PARTITION_COLUMN).agg(*aggs)
