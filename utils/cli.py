@@ -21,6 +21,7 @@ from rich.table import Table
 from utils import pipeline
 from utils.config import ConfigError, load_config
 from utils.ledger import RunLedger
+from utils.pii import ENV_VAR
 from utils.spark import SparkSettings, get_spark
 
 logger = logging.getLogger("utils")
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date, help="last snapshot date to process (YYYY-MM-DD or YYYY-MM)")
     p.add_argument("--full-refresh", action="store_true",
                    help="rebuild even when the inputs are unchanged since the last run")
+    p.add_argument("--replay-quarantine", action="store_true",
+                   help="silver: re-process only the partitions that hold quarantined rows "
+                        "(after fixing the config or the data)")
     p.add_argument("--master", default="local[*]",
                    help="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
     p.add_argument("--spark-ui", action="store_true", help="enable the Spark web UI (off by default)")
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             data_root=args.data_root.resolve(), datamart=args.datamart.resolve(),
             layers=tuple(args.layers), start=args.start, end=args.end,
             full_refresh=args.full_refresh, sources=args.sources, run_id=run_id,
+            replay_quarantine=args.replay_quarantine,
+            pii_key=os.environ[ENV_VAR].encode("utf-8") if os.environ.get(ENV_VAR) else None,
         )
         settings = SparkSettings(
             master=args.master, app_name=f"lakehouse-{config.domain}", ui=args.spark_ui,

@@ -280,7 +280,7 @@ class StagedWrite:
                         path=row["path"], data_change=True, deletion_timestamp=now_ms,
                         size=row["size_bytes"], partition_values=dict(zip(partition_by, key)),
                     ))
-        if not self.adds and not removes:
+        if table is not None and not self.adds and not removes:
             logger.debug("%s: nothing to commit", root)
             return WriteResult(str(root), None, 0, 0, {}, 0)
         props = CommitProperties(custom_metadata={"lakehouse.write_id": self.write_id, **self.metadata})

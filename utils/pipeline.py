@@ -91,6 +91,8 @@ def validate_options(config: DomainConfig, options: RunOptions) -> None:
         bad = [s for s in options.sources if s not in config.sources]
         if bad:
             raise PipelineError(f"unknown source(s) {bad}; {config.file} declares {', '.join(config.sources)}")
+    if options.replay_quarantine and "silver" not in options.layers:
+        raise PipelineError("--replay-quarantine re-processes silver; include silver in --layers")
     if options.start and options.end and options.start > options.end:
         raise PipelineError(f"--start {options.start} is after --end {options.end}")
 
