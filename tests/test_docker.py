@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_dockerfile_is_lint_clean():
-    hadolint = shutil.which("hadolint")
+    beside_python = Path(sys.executable).parent / "hadolint"
+    hadolint = str(beside_python) if beside_python.exists() else shutil.which("hadolint")
     if hadolint is None:
         pytest.skip("hadolint not installed (pip install -r requirements-dev.txt)")
     result = subprocess.run(

@@ -33,7 +33,8 @@ def versions(datamart: Path) -> dict[str, int]:
 
 
 def build(data: Path, datamart: Path, *extra: str) -> int:
-    return main(["--data-root", str(data), "--datamart", str(datamart), *extra])
+    """The bronze layer alone (silver has its own end-to-end tests)."""
+    return main(["--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def test_bad_input_fails_with_one_line_error_and_changes_no_table(
 def test_killed_run_then_rerun_matches_uninterrupted_run(built, sample_copy, tmp_path):
     datamart = tmp_path / "dm"
     cmd = [sys.executable, str(PROJECT_ROOT / "main.py"), "--data-root", str(sample_copy),
-           "--datamart", str(datamart), "--master", "local[1]"]
+           "--datamart", str(datamart), "--master", "local[1]", "--layers", "bronze"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 180

@@ -293,7 +293,7 @@ def build_silver(
     from utils import quality, silver, statistics
     from utils.pii import key_id
 
-    tables = silver_order(config)
+    tables = [t for t in silver_order(config) if not options.sources or t.source in options.sources]
     quarantine_path = datamart.table("silver", "_quarantine")
     replay_scopes: dict[str, set] = {}
     if options.replay_quarantine:
@@ -363,6 +363,9 @@ def build_silver(
             cleaned = silver.clean_table(bronze_df, t, source, bounds=bounds, pii_key=pii_key)
             references = {}
             for ref in {r.references[0] for r in t.rules if r.references}:
+                if ref not in new_rows and not delta_io.table_exists(datamart.table("silver", ref)):
+                    raise PipelineError(f"silver/{t.name}: references silver/{ref}, which does not exist yet; "
+                                        f"build it first (its source is {config.silver[ref].source})")
                 references[ref] = new_rows[ref] if ref in new_rows else delta_io.read_table(
                     spark, datamart.table("silver", ref))
             checked = silver.check_rules(cleaned, t, references).persist(StorageLevel.MEMORY_AND_DISK)
