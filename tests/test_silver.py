@@ -64,11 +64,13 @@ def bronze_row(line: int, customer_id: str | None = "CUS_0x1", *, name: str | No
 
 
 def run(spark, rows: list[tuple], *rules: RuleSpec, columns=COLUMNS, references=None):
-    """Bronze rows -> (table, checked DataFrame, evaluated rules)."""
+    """Bronze rows -> (table, checked DataFrame, evaluated rules). The checked rows are
+    computed once, as the pipeline does (it persists them), so that the several reads
+    of one test do not each re-run the cleaning."""
     table = SilverTable(name="people", source="people", columns=columns, rules=tuple(rules))
     bronze = spark.createDataFrame(rows, BRONZE_SCHEMA)
     checked = check_rules(clean_table(bronze, table, SOURCE, pii_key=KEY), table, references)
-    return table, checked, table_rules(table, SOURCE)
+    return table, checked.localCheckpoint(), table_rules(table, SOURCE)
 
 
 def lines(df) -> list[int]:
