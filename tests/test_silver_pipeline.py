@@ -105,22 +105,26 @@ def test_rerun_with_unchanged_inputs_writes_no_new_silver_version(built, sample)
     assert silver_versions(built) == before
 
 
-def test_fail_rule_stops_the_run_and_silver_stays_at_its_previous_version(built, sample, tmp_path, capsys):
+def all_versions(datamart: Path) -> dict[str, int]:
+    tables = [p.parent for p in datamart.glob("*/*/_delta_log")] + [p.parent for p in datamart.glob("_meta/*/_delta_log")]
+    return {str(t.relative_to(datamart)): DeltaTable(str(t)).version() for t in tables}
+
+
+def test_fail_rule_stops_the_run_and_every_table_stays_at_its_previous_version(built, sample, tmp_path, capsys):
     data, datamart = copies(built, sample, tmp_path)
     path = data / "features_financials.csv"
     lines = path.read_text().splitlines(keepends=True)
     lines[5] = "BAD-ID" + lines[5][lines[5].index(","):]
     path.write_text("".join(lines))
-    before = silver_versions(datamart)
-    quarantine_before = DeltaTable(str(datamart / "silver" / "_quarantine")).version() if DeltaTable.is_deltatable(
-        str(datamart / "silver" / "_quarantine")) else None
+    before = all_versions(datamart)
+    assert "bronze/features_financials" in before and "silver/_quarantine" in before
     assert build(data, datamart) == 1
     error = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(error) == 1
     assert "rule valid_customer_id (fail) failed on 1 row(s)" in error[0] and "BAD-ID" in error[0]
-    assert silver_versions(datamart) == before
-    if quarantine_before is not None:
-        assert DeltaTable(str(datamart / "silver" / "_quarantine")).version() == quarantine_before
+    after = all_versions(datamart)
+    assert after.pop("_meta/runs") == before.pop("_meta/runs") + 2  # the failed run is recorded
+    assert after == before
 
 
 def test_duplicate_row_is_quarantined_with_reason_and_lineage_then_replayed(built, sample, tmp_path):

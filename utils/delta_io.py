@@ -144,13 +144,7 @@ def _partition_key(row: Mapping[str, Any], partition_by: Iterable[str]) -> tuple
 
 def list_partitions(path: str | Path, version: int | None = None) -> dict[tuple, int]:
     """Rows per partition (tuple of partition values as text) from the Delta log alone."""
-    table = _open(path, version)
-    partition_by = table.metadata().partition_columns
-    counts: dict[tuple, int] = {}
-    for row in _active_files(table):
-        key = _partition_key(row, partition_by)
-        counts[key] = counts.get(key, 0) + int(row.get("num_records") or 0)
-    return counts
+    return view(path, version=version).partitions()
 
 
 def _stats_value(value: Any) -> Any:
@@ -260,6 +254,22 @@ class StagedWrite:
     @property
     def rows(self) -> int:
         return sum(self.partitions.values())
+
+    def view(self) -> TableView:
+        """What the table will hold once this write is committed (readable now)."""
+        kept: list[tuple[str, tuple, int]] = []
+        if self.table is not None and self.mode != "overwrite":
+            base = [
+                (r["path"], _partition_key(r, self.partition_by), int(r.get("num_records") or 0))
+                for r in _active_files(self.table)
+            ]
+            kept = [f for f in base if self.replace is None or f[1] not in self.replace]
+        added = [
+            (a.path, tuple(a.partition_values[c] for c in self.partition_by), json.loads(a.stats)["numRecords"])
+            for a in self.adds
+        ]
+        schema = self.arrow_schema if self.table is None else _arrow_schema(self.table)
+        return TableView(self.path, schema, self.partition_by, tuple(kept + added))
 
     def abort(self) -> None:
         """Delete the staged files; the table is untouched."""
@@ -429,6 +439,52 @@ def _remove_if_empty(folder: Path) -> None:
 # --------------------------------------------------------------------------- read
 
 
+@dataclass(frozen=True)
+class TableView:
+    """A readable state of a table: its schema and the data files of one version, or of
+    a staged write that is not committed yet (what the table WILL hold)."""
+
+    root: Path
+    schema: pa.Schema
+    partition_by: tuple[str, ...]
+    files: tuple[tuple[str, tuple, int], ...]  # (relative path, partition values as text, rows)
+
+    def partitions(self) -> dict[tuple, int]:
+        """Rows per partition (tuple of partition values as text; None = null)."""
+        counts: dict[tuple, int] = {}
+        for _, key, rows in self.files:
+            counts[key] = counts.get(key, 0) + rows
+        return counts
+
+    def read(self, spark, *, partitions: Iterable[Any] | None = None, columns: Iterable[str] | None = None):
+        """The rows as a Spark DataFrame; `partitions` prunes to those partition values."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        spark_schema = from_arrow_schema(self.schema)
+        chosen = self.files
+        if partitions is not None:
+            wanted = {tuple(_partition_text(x) for x in (p if isinstance(p, tuple) else (p,))) for p in partitions}
+            chosen = tuple(f for f in chosen if f[1] in wanted)
+        root = self.root.resolve()
+        paths = [str(root / rel) for rel, _, _ in chosen]
+        if not paths:
+            df = spark.createDataFrame([], spark_schema)
+        else:
+            df = spark.read.schema(spark_schema).option("basePath", str(root)).parquet(*paths)
+            df = df.select(*[f.name for f in self.schema])  # table column order, partitions included
+        return df.select(*columns) if columns is not None else df
+
+
+def view(path: str | Path, *, version: int | None = None, timestamp: Any = None) -> TableView:
+    """The committed state of the table at `path` (latest, or a version or timestamp)."""
+    table = _open(path, version, timestamp)
+    partition_by = tuple(table.metadata().partition_columns)
+    files = tuple(
+        (r["path"], _partition_key(r, partition_by), int(r.get("num_records") or 0)) for r in _active_files(table)
+    )
+    return TableView(Path(path), _arrow_schema(table), partition_by, files)
+
+
 def read_table(
     spark,
     path: str | Path,
@@ -443,28 +499,7 @@ def read_table(
     `version` or `timestamp` selects an older version (time travel); `partitions`
     restricts to those values of the (single) partition column, pruned from the log.
     """
-    table = _open(path, version, timestamp)
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    schema = _arrow_schema(table)
-    spark_schema = from_arrow_schema(schema)
-    partition_by = table.metadata().partition_columns
-    rows = _active_files(table)
-    if partitions is not None:
-        wanted = {
-            tuple(_partition_text(x) for x in (p if isinstance(p, tuple) else (p,))) for p in partitions
-        }
-        rows = [r for r in rows if _partition_key(r, partition_by) in wanted]
-    root = Path(path).resolve()
-    files = [str(root / r["path"]) for r in rows]
-    if not files:
-        df = spark.createDataFrame([], spark_schema)
-    else:
-        df = spark.read.schema(spark_schema).option("basePath", str(root)).parquet(*files)
-        df = df.select(*[f.name for f in schema])  # table column order, partitions included
-    if columns is not None:
-        df = df.select(*columns)
-    return df
+    return view(path, version=version, timestamp=timestamp).read(spark, partitions=partitions, columns=columns)
 
 
 def history(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:

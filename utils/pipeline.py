@@ -66,6 +66,23 @@ class RunOptions:
     run_id: str = field(default_factory=lambda: new_run_id())
 
 
+@dataclass
+class PendingWrite:
+    """A staged table write, its ledger entry, and what to do once it is committed."""
+
+    staged: delta_io.StagedWrite
+    output: OutputRecord
+    after_commit: Callable[[OutputRecord], None] | None = None
+
+    def commit(self) -> None:
+        result = self.staged.commit()
+        self.output.version = result.version
+        self.output.files_removed = result.removed_files
+        self.output.status = "written" if result.changed else "unchanged"
+        if self.after_commit is not None:
+            self.after_commit(self.output)
+
+
 def new_run_id() -> str:
     return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
@@ -126,15 +143,28 @@ def run_pipeline(
     selected = [config.sources[s] for s in (options.sources or config.sources)]
     files = [bronze.inspect_source(source, Path(options.data_root)) for source in selected]
     ledger.append(record)
+    pending: list[PendingWrite] = []
     try:
+        bronze_views: dict[str, delta_io.TableView] = {}
         if "bronze" in options.layers:
-            build_bronze(files, options, datamart, ledger, record, get_spark, progress)
+            pending += build_bronze(files, options, datamart, ledger, record, get_spark, progress)
+            bronze_views = {p.output.table.split("/", 1)[1]: p.staged.view() for p in pending}
         if "silver" in options.layers:
             from utils.pii import load_key
 
             key = options.pii_key or load_key(datamart.root, None)
-            build_silver(config, options, datamart, ledger, record, get_spark, progress, key)
+            bronze_fps = {o.table: o.fingerprint for o in record.outputs if o.layer == "bronze"}
+            bronze_fps |= {p.output.table: p.output.fingerprint for p in pending}
+            pending += build_silver(
+                config, options, datamart, ledger, record, get_spark, progress, key, bronze_views, bronze_fps
+            )
+        # every layer passed its checks: make the new versions visible, upstream first
+        while pending:
+            pending[0].commit()
+            record.outputs.append(pending.pop(0).output)
     except BaseException as exc:
+        for write in pending:
+            write.staged.abort()
         progress.stop()
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -162,11 +192,13 @@ def build_bronze(
     record: RunRecord,
     get_spark: Callable[[], object],
     progress: Progress,
-) -> None:
-    """Land every source file in `bronze/<source>`; skip a file when the table was last
-    written from the same content hash, reading options and date range and nobody has
-    written it since, unless `options.full_refresh`."""
+) -> list[PendingWrite]:
+    """Stage every source file for `bronze/<source>` (committed by the caller once all
+    layers passed); skip a file when the table was last written from the same content
+    hash, reading options and date range and nobody has written it since, unless
+    `options.full_refresh`."""
     files = list(files)
+    pending: list[PendingWrite] = []
     progress.start(len(files), "bronze")
     for sf in files:
         began = time.perf_counter()
@@ -204,32 +236,36 @@ def build_bronze(
                 and (options.start is None or dt.date.fromisoformat(k[0]) >= options.start)
                 and (options.end is None or dt.date.fromisoformat(k[0]) <= options.end)
             ]
-            result = delta_io.write_table(
+            staged = delta_io.stage_table(
                 df, table_path, mode="overwrite_partitions", partitions=replace,
                 metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
             )
         else:
-            result = delta_io.write_table(
+            staged = delta_io.stage_table(
                 df, table_path, mode="overwrite",
                 metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
             )
-        null_rows = result.partitions.get(f"{bronze.PARTITION_COLUMN}={delta_io.NULL_PARTITION}", 0)
+        null_rows = staged.partitions.get(f"{bronze.PARTITION_COLUMN}={delta_io.NULL_PARTITION}", 0)
         if null_rows:
             logger.warning(
                 "bronze/%s: %d row(s) have a %s that none of the formats %s parses; "
                 "they are kept with a null snapshot_date",
                 sf.source.name, null_rows, sf.source.date_column, list(sf.source.date_formats),
             )
-        record.outputs.append(OutputRecord(
-            "bronze", name, str(table_path), result.version, result.rows, null_rows, 0,
-            len(result.partitions), result.removed_files, time.perf_counter() - began,
-            "written" if result.changed else "unchanged", fp,
-        ))
-        logger.info(
-            "bronze/%s: %d rows in %d partitions -> version %s (%.1fs)",
-            sf.source.name, result.rows, len(result.partitions), result.version, time.perf_counter() - began,
+        seconds = time.perf_counter() - began
+        output = OutputRecord(
+            "bronze", name, str(table_path), None, staged.rows, null_rows, 0,
+            len(staged.partitions), 0, seconds, "staged", fp,
         )
+
+        def report(out: OutputRecord, source: str = sf.source.name) -> None:
+            logger.info("bronze/%s: %d rows in %d partitions -> version %s (%.1fs)",
+                        source, out.rows_written, out.partitions_written, out.version, out.seconds)
+
+        pending.append(PendingWrite(staged, output, report))
         progress.advance(sf.source.name)
+    progress.stop()
+    return pending
 
 
 # --------------------------------------------------------------------------- silver
@@ -273,6 +309,14 @@ def _scope(
     return {k[0] for k in existing if inside(k[0])} | {None}
 
 
+def _committed_identity(ledger: RunLedger, table: str, path: Path) -> str:
+    """What a committed table was built from: its ledger fingerprint while nobody wrote
+    it since, else its Delta version."""
+    version = delta_io.table_version(path)
+    last = ledger.last_write(table)
+    return last[0] if last is not None and last[1] == version else f"version:{version}"
+
+
 def build_silver(
     config: DomainConfig,
     options: RunOptions,
@@ -282,11 +326,14 @@ def build_silver(
     get_spark: Callable[[], object],
     progress: Progress,
     pii_key: bytes,
-) -> None:
-    """Build every silver table whose inputs changed, all-or-nothing: each table is
-    cleaned and checked in one pass, staged, and only when no `fail` rule fired and
-    ``bronze = silver + quarantine`` holds for every partition are the tables and the
-    quarantine committed."""
+    bronze_views: dict[str, delta_io.TableView] | None = None,
+    bronze_fingerprints: dict[str, str] | None = None,
+) -> list[PendingWrite]:
+    """Stage every silver table whose inputs changed: each table is cleaned and checked
+    in one pass over bronze as this run will leave it (`bronze_views`: staged bronze
+    writes by source); a `fail` rule or a partition where ``bronze != silver +
+    quarantine`` raises before anything is committed. Returns the staged silver tables
+    and quarantine for the caller to commit after the bronze writes."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -300,16 +347,21 @@ def build_silver(
         q = delta_io.list_partitions(quarantine_path) if delta_io.table_exists(quarantine_path) else {}
         for table_name, date in q:
             replay_scopes.setdefault(table_name, set()).add(date)
+    bronze_views = dict(bronze_views or {})
     fps: dict[str, str] = {}
     todo: list[SilverTable] = []
     for t in tables:
         bronze_path = datamart.table("bronze", t.source)
-        bronze_version = delta_io.table_version(bronze_path)
-        if bronze_version is None:
-            raise PipelineError(f"silver/{t.name}: bronze/{t.source} does not exist yet; build --layers bronze first")
+        if t.source not in bronze_views:
+            if not delta_io.table_exists(bronze_path):
+                raise PipelineError(
+                    f"silver/{t.name}: bronze/{t.source} does not exist yet; build --layers bronze first")
+            bronze_views[t.source] = delta_io.view(bronze_path)
+        bronze_identity = (bronze_fingerprints or {}).get(f"bronze/{t.source}") or _committed_identity(
+            ledger, f"bronze/{t.source}", bronze_path)
         refs = sorted({r.references[0] for r in t.rules if r.references})
         fps[t.name] = fingerprint(
-            "silver", t.fingerprint(), config.sources[t.source].fingerprint(), bronze_version,
+            "silver", t.fingerprint(), config.sources[t.source].fingerprint(), bronze_identity,
             options.start, options.end, key_id(pii_key), [fps[r] for r in refs],
         )
         silver_path = datamart.table("silver", t.name)
@@ -328,7 +380,7 @@ def build_silver(
         else:
             todo.append(t)
     if not todo:
-        return
+        return []
 
     spark = get_spark()
     progress.start(len(todo) + 1, "silver")
@@ -347,10 +399,10 @@ def build_silver(
             source = config.sources[t.source]
             bronze_path = datamart.table("bronze", t.source)
             silver_path = datamart.table("silver", t.name)
-            bronze_counts[t.name] = delta_io.list_partitions(bronze_path)
+            bronze_counts[t.name] = bronze_views[t.source].partitions()
             scope = _scope(bronze_counts[t.name], silver_path, options, replay_scopes.get(t.name) if options.replay_quarantine else None)
             scopes[t.name] = scope
-            bronze_df = delta_io.read_table(spark, bronze_path, partitions=None if scope is None else list(scope))
+            bronze_df = bronze_views[t.source].read(spark, partitions=None if scope is None else list(scope))
 
             fitted = {c.name: c.fit_k for c in t.columns if c.fit_k is not None}
             bounds = {}
@@ -449,28 +501,33 @@ def build_silver(
                     f"{r['silver_rows']} + quarantine {r['quarantined_rows']}; nothing of the silver layer was written"
                 )
 
-        # commit: every silver table, then the quarantine
-        results = {name: staged_write.commit() for name, staged_write in staged.items()}
-        q_result = q_staged.commit()
-        staged, q_staged = {}, None
-        quality.append(datamart.root / "_meta" / "quality", quality_rows, quality.QUALITY_SCHEMA)
-        quality.append(datamart.root / "_meta" / "accounting", accounting_rows, quality.ACCOUNTING_SCHEMA)
+        # hand over to the caller, who commits every silver table, then the quarantine
         q_elapsed = time.perf_counter() - began
+        pending: list[PendingWrite] = []
         for t in todo:
-            result = results[t.name]
             quarantined = sum(r["quarantined_rows"] for r in accounting_rows if r["table"] == f"silver/{t.name}")
-            record.outputs.append(OutputRecord(
-                "silver", f"silver/{t.name}", str(datamart.table("silver", t.name)), result.version, result.rows,
-                0, quarantined, len(result.partitions), result.removed_files, timings[t.name],
-                "written" if result.changed else "unchanged", fps[t.name],
-            ))
-            logger.info("silver/%s: %d rows, %d quarantined -> version %s (%.1fs)",
-                        t.name, result.rows, quarantined, result.version, timings[t.name])
-        record.outputs.append(OutputRecord(
-            "silver", "silver/_quarantine", str(quarantine_path), q_result.version, q_result.rows, 0, 0,
-            len(q_result.partitions), q_result.removed_files, q_elapsed,
-            "written" if q_result.changed else "unchanged", "",
-        ))
+            output = OutputRecord(
+                "silver", f"silver/{t.name}", str(datamart.table("silver", t.name)), None, staged[t.name].rows,
+                0, quarantined, len(staged[t.name].partitions), 0, timings[t.name], "staged", fps[t.name],
+            )
+
+            def report(out: OutputRecord) -> None:
+                logger.info("%s: %d rows, %d quarantined -> version %s (%.1fs)",
+                            out.table, out.rows_written, out.rows_quarantined, out.version, out.seconds)
+
+            pending.append(PendingWrite(staged[t.name], output, report))
+
+        def record_quality(out: OutputRecord) -> None:
+            quality.append(datamart.root / "_meta" / "quality", quality_rows, quality.QUALITY_SCHEMA)
+            quality.append(datamart.root / "_meta" / "accounting", accounting_rows, quality.ACCOUNTING_SCHEMA)
+
+        q_output = OutputRecord(
+            "silver", "silver/_quarantine", str(quarantine_path), None, q_staged.rows, 0, 0,
+            len(q_staged.partitions), 0, q_elapsed, "staged", "",
+        )
+        pending.append(PendingWrite(q_staged, q_output, record_quality))
+        staged, q_staged = {}, None
+        return pending
     except BaseException:
         for staged_write in staged.values():
             staged_write.abort()

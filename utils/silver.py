@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from utils.bronze import LINEAGE_COLUMNS, PARTITION_COLUMN
+from utils.bronze import PARTITION_COLUMN
 from utils.cleaning import bound_column, parse_column
 from utils.config import ColumnSpec, RuleSpec, SilverTable, Source
 
