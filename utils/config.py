@@ -133,6 +133,52 @@ class SilverTable:
 
 
 @dataclass(frozen=True)
+class LabelDef:
+    """A label: `dpd`+ days past due at month on book `mob`; features belong to the
+    month `mob` months before the label's month (the application month)."""
+
+    dpd: int
+    mob: int
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.dpd}dpd_{self.mob}mob"
+
+
+@dataclass(frozen=True)
+class FeatureDef:
+    """One feature: a SQL expression over an as-of source row, or a window aggregate."""
+
+    name: str
+    source: str
+    description: str
+    version: int = 1
+    expr: str | None = None
+    aggregate: str | None = None  # months | last | mean | slope
+    column: str | None = None
+    months: int | None = None
+
+
+@dataclass(frozen=True)
+class GoldSpec:
+    """Population, point-in-time sources, labels, features and leakage settings."""
+
+    population_table: str
+    entity: str
+    population_where: str | None
+    sources: dict[str, tuple[str, str]]  # name -> (silver table, cutoff "<=" | "<")
+    labels: tuple[LabelDef, ...]
+    features: tuple[FeatureDef, ...]
+    replay_cut: str | None
+    max_single_feature_auc: float
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        return _hash(self.raw)
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     """A validated domain: its sources, silver tables and Spark settings."""
 
@@ -143,6 +189,7 @@ class DomainConfig:
     spark_conf: dict[str, str]
     raw: dict[str, Any]
     silver: dict[str, SilverTable] = field(default_factory=dict)
+    gold: GoldSpec | None = None
 
     @property
     def config_hash(self) -> str:
@@ -173,6 +220,25 @@ _TOP_KEYS: dict[str, tuple[str, bool]] = {
     "sources": ("dict", True),
     "spark": ("dict", False),
     "silver": ("dict", False),
+    "gold": ("dict", False),
+}
+_GOLD_KEYS: dict[str, tuple[str, bool]] = {
+    "population": ("dict", True),
+    "sources": ("dict", True),
+    "labels": ("list", True),
+    "features": ("list", True),
+    "leakage": ("dict", False),
+}
+_FEATURE_KEYS: dict[str, tuple[str, bool]] = {
+    "name": ("str", True),
+    "source": ("str", True),
+    "description": ("str", True),
+    "version": ("int", False),
+    "expr": ("str", False),
+    "aggregate": ("str", False),
+    "column": ("str", False),
+    "months": ("int", False),
+    "for_each": ("dict", False),
 }
 _SILVER_KEYS: dict[str, tuple[str, bool]] = {
     "source": ("str", True),
@@ -223,6 +289,8 @@ def _kind_ok(value: Any, kind: str) -> bool:
         return isinstance(value, bool)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     raise AssertionError(kind)
 
 
@@ -244,7 +312,7 @@ def _check_keys(file: Path, where: str, data: Any, spec: dict[str, tuple[str, bo
             got = type(data[key]).__name__
             what = {
                 "str": "a non-empty string", "dict": "a mapping", "list[str]": "a list of non-empty strings",
-                "list": "a list", "bool": "true or false", "int": "an integer",
+                "list": "a list", "bool": "true or false", "int": "an integer", "float": "a number",
             }[kind]
             raise ConfigError(f"{file}: {prefix}{key}: expected {what}, got {got} {data[key]!r}")
 
@@ -299,7 +367,9 @@ def _validate(file: Path, raw: dict[str, Any]) -> DomainConfig:
                     f"{file}: silver.{table.name}.rules.{rule.name}.references.table: "
                     f"no silver table {rule.references[0]!r}"
                 )
+    gold = _validate_gold(file, raw["gold"], silver) if raw.get("gold") else None
     return DomainConfig(
+        gold=gold,
         silver=silver,
         domain=raw["domain"],
         file=file,
@@ -386,6 +456,93 @@ def _validate_column(file: Path, where: str, name: str, spec: Any, source: Sourc
         pattern=spec.get("pattern"),
         vocabulary=tuple(spec["vocabulary"]) if spec.get("vocabulary") else None,
         on_invalid=on_invalid, flag=spec.get("flag"), mask=mask, description=spec.get("description", ""),
+    )
+
+
+def _validate_gold(file: Path, body: Any, silver: dict[str, SilverTable]) -> GoldSpec:
+    _check_keys(file, "gold", body, _GOLD_KEYS)
+    pop = body["population"]
+    _check_keys(file, "gold.population", pop, {
+        "table": ("str", True), "entity": ("str", True), "where": ("str", False), "description": ("str", False)})
+    if pop["table"] not in silver:
+        raise ConfigError(f"{file}: gold.population.table: no silver table {pop['table']!r}")
+    sources: dict[str, tuple[str, str]] = {}
+    for name, src in body["sources"].items():
+        where = f"gold.sources.{name}"
+        _check_keys(file, where, src, {"table": ("str", True), "cutoff": ("str", False)})
+        if src["table"] not in silver:
+            raise ConfigError(f"{file}: {where}.table: no silver table {src['table']!r}")
+        cutoff = src.get("cutoff", "<=")
+        if cutoff not in ("<=", "<"):
+            raise ConfigError(f"{file}: {where}.cutoff: {cutoff!r} not one of '<=', '<'")
+        sources[name] = (src["table"], cutoff)
+    labels = []
+    for i, label in enumerate(body["labels"]):
+        where = f"gold.labels[{i}]"
+        _check_keys(file, where, label, {"dpd": ("int", True), "mob": ("int", True), "description": ("str", False)})
+        if label["dpd"] <= 0 or label["mob"] <= 0:
+            raise ConfigError(f"{file}: {where}: dpd and mob must be positive")
+        labels.append(LabelDef(label["dpd"], label["mob"], label.get("description", "")))
+    features: list[FeatureDef] = []
+    for i, feat in enumerate(body["features"]):
+        where = f"gold.features[{i}]"
+        _check_keys(file, where, feat, _FEATURE_KEYS)
+        for expanded in _expand(file, where, feat):
+            features.append(_validate_feature(file, f"{where} ({expanded['name']})", expanded, sources))
+    names = [f.name for f in features]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{file}: gold.features: duplicate feature name(s) {dupes}")
+    leakage = body.get("leakage") or {}
+    _check_keys(file, "gold.leakage", leakage, {
+        "replay_cut": ("str", False), "max_single_feature_auc": ("float", False)})
+    return GoldSpec(
+        population_table=pop["table"], entity=pop["entity"], population_where=pop.get("where"),
+        sources=sources, labels=tuple(labels), features=tuple(features),
+        replay_cut=str(leakage["replay_cut"]) if leakage.get("replay_cut") else None,
+        max_single_feature_auc=float(leakage.get("max_single_feature_auc", 0.95)), raw=body,
+    )
+
+
+def _expand(file: Path, where: str, feat: dict) -> list[dict]:
+    """A feature with `for_each: {key: [values...], ...}` stands for one feature per
+    position, with {key} replaced in its name, expr, column and description."""
+    loops = feat.get("for_each")
+    if not loops:
+        return [feat]
+    lengths = {len(v) for v in loops.values() if isinstance(v, list)}
+    if len(lengths) != 1 or not all(isinstance(v, list) for v in loops.values()):
+        raise ConfigError(f"{file}: {where}.for_each: expected lists of equal length")
+    out = []
+    for i in range(lengths.pop()):
+        values = {k: str(v[i]) for k, v in loops.items()}
+        item = {k: v for k, v in feat.items() if k != "for_each"}
+        for key in ("name", "expr", "column", "description"):
+            if isinstance(item.get(key), str):
+                item[key] = item[key].format(**values)
+        out.append(item)
+    return out
+
+
+def _validate_feature(file: Path, where: str, feat: dict, sources: dict) -> FeatureDef:
+    if feat["source"] not in sources:
+        raise ConfigError(f"{file}: {where}.source: {feat['source']!r} not in gold.sources")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", feat["name"]):
+        raise ConfigError(f"{file}: {where}.name: feature names are lower snake_case")
+    if ("expr" in feat) == ("aggregate" in feat):
+        raise ConfigError(f"{file}: {where}: give exactly one of expr, aggregate")
+    aggregate = feat.get("aggregate")
+    if aggregate is not None:
+        if aggregate not in ("months", "last", "mean", "slope"):
+            raise ConfigError(f"{file}: {where}.aggregate: {aggregate!r} not one of months, last, mean, slope")
+        if aggregate != "months" and "column" not in feat:
+            raise ConfigError(f"{file}: {where}.column: required with aggregate {aggregate}")
+        if aggregate in ("mean", "slope") and not feat.get("months"):
+            raise ConfigError(f"{file}: {where}.months: required with aggregate {aggregate}")
+    return FeatureDef(
+        name=feat["name"], source=feat["source"], description=feat["description"],
+        version=feat.get("version", 1), expr=feat.get("expr"), aggregate=aggregate,
+        column=feat.get("column"), months=feat.get("months"),
     )
 
 

@@ -115,6 +115,11 @@ def _as_datetime(value: Any) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+def version_at(path: str | Path, timestamp: Any) -> int:
+    """The table version that was current at `timestamp` (time travel)."""
+    return _open(path, timestamp=timestamp).version()
+
+
 def table_version(path: str | Path) -> int | None:
     """Current version of the table, or None when there is no table."""
     return DeltaTable(str(path)).version() if table_exists(path) else None

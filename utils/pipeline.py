@@ -25,7 +25,7 @@ from utils.ledger import InputRecord, OutputRecord, RunLedger, RunRecord
 logger = logging.getLogger(__name__)
 
 LAYERS = ("bronze", "silver", "gold")
-IMPLEMENTED_LAYERS = ("bronze", "silver")
+IMPLEMENTED_LAYERS = ("bronze", "silver", "gold")
 
 
 class PipelineError(RuntimeError):
@@ -158,6 +158,13 @@ def run_pipeline(
             pending += build_silver(
                 config, options, datamart, ledger, record, get_spark, progress, key, bronze_views, bronze_fps
             )
+        if "gold" in options.layers:
+            silver_views = {p.output.table.split("/", 1)[1]: p.staged.view()
+                            for p in pending if p.output.layer == "silver"}
+            silver_fps = {o.table: o.fingerprint for o in record.outputs if o.layer == "silver"}
+            silver_fps |= {p.output.table: p.output.fingerprint for p in pending if p.output.layer == "silver"}
+            pending += build_gold(config, options, datamart, ledger, record, get_spark, progress,
+                                  silver_views, silver_fps)
         # every layer passed its checks: make the new versions visible, upstream first
         while pending:
             pending[0].commit()
@@ -539,3 +546,165 @@ def build_silver(
             df.unpersist()
         progress.stop()
 
+
+
+# --------------------------------------------------------------------------- gold
+
+
+class LeakageError(RuntimeError):
+    """A leakage guard failed; nothing of the run was written."""
+
+
+def build_gold(
+    config: DomainConfig,
+    options: RunOptions,
+    datamart: Datamart,
+    ledger: RunLedger,
+    record: RunRecord,
+    get_spark: Callable[[], object],
+    progress: Progress,
+    silver_views: dict[str, delta_io.TableView],
+    silver_fingerprints: dict[str, str],
+) -> list[PendingWrite]:
+    """Stage gold/feature_store and gold/label_store from silver as this run leaves it,
+    after the leakage guards passed: (b) no feature row read a source row beyond its
+    cutoff, (a) gold <= replay_cut rebuilt from silver cut at replay_cut equals the full
+    build <= replay_cut, (c) no single feature separates the label with AUC above the
+    threshold (an alarm: logged and recorded, not fatal)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from utils import gold, leakage
+
+    spec = config.gold
+    if spec is None:
+        raise PipelineError(f"{config.file}: no gold section; nothing to build")
+    tables = sorted({spec.population_table, *(t for t, _ in spec.sources.values())})
+    identities = {}
+    for t in tables:
+        path = datamart.table("silver", t)
+        if t not in silver_views and not delta_io.table_exists(path):
+            raise PipelineError(f"gold: silver/{t} does not exist yet; build --layers silver first")
+        identities[t] = silver_fingerprints.get(f"silver/{t}") or _committed_identity(ledger, f"silver/{t}", path)
+    fp = fingerprint("gold", spec.fingerprint(), identities, options.start, options.end)
+    names = ("feature_store", "label_store")
+    paths = {n: datamart.table("gold", n) for n in names}
+    if not options.full_refresh and all(
+        ledger.unchanged(f"gold/{n}", fp, delta_io.table_version(paths[n])) for n in names
+    ):
+        for n in names:
+            logger.info("gold/%s: inputs unchanged since version %s, skipped", n, delta_io.table_version(paths[n]))
+            record.outputs.append(OutputRecord(
+                "gold", f"gold/{n}", str(paths[n]), delta_io.table_version(paths[n]), 0, 0, 0, 0, 0, 0.0,
+                "unchanged", fp,
+            ))
+        return []
+
+    spark = get_spark()
+    progress.start(4, "gold")
+    began = time.perf_counter()
+
+    def silver(table: str, cut=None):
+        view = silver_views.get(table) or delta_io.view(datamart.table("silver", table))
+        df = view.read(spark)
+        last = min(d for d in (options.end, cut) if d is not None) if (options.end or cut) else None
+        return df if last is None else df.where(F.col("snapshot_date") <= F.lit(last))
+
+    def build(cut=None):
+        loans = silver(spec.population_table, cut)
+        population = gold.build_population(loans, spec)
+        if options.start is not None:
+            population = population.where(F.col("snapshot_date") >= F.lit(options.start))
+        sources = {name: silver(table, cut) for name, (table, _) in spec.sources.items()}
+        features = gold.build_feature_store(population, sources, spec)
+        labels = None
+        for label in spec.labels:
+            frame = gold.build_label_store(loans, label)
+            labels = frame if labels is None else labels.unionByName(frame)
+        if options.start is not None:
+            labels = labels.where(F.col("snapshot_date") >= F.lit(options.start))
+        return features, labels
+
+    persisted = []
+    try:
+        features, labels = build()
+        features = features.persist(StorageLevel.MEMORY_AND_DISK)
+        labels = labels.persist(StorageLevel.MEMORY_AND_DISK)
+        persisted += [features, labels]
+        results: list[dict] = []
+
+        # (b) no feature row read beyond its cutoff
+        violations = features.agg(gold.cutoff_violations(features, spec).alias("n")).first()["n"] or 0
+        results.append(leakage.result(record.run_id, "cutoff", "gold/feature_store", float(violations), 0.0,
+                                      violations == 0, "feature rows that read a source row beyond its cutoff"))
+        if violations:
+            raise LeakageError(f"gold/feature_store: {violations} feature row(s) read source rows dated after "
+                               "their cutoff; nothing was written")
+        progress.advance("cutoff guard")
+
+        # (a) replay: gold <= cut from data <= cut equals the full build <= cut
+        if spec.replay_cut:
+            cut = dt.date.fromisoformat(spec.replay_cut)
+            cut_features, cut_labels = build(cut)
+            for name, full, replay in (("gold/feature_store", features, cut_features),
+                                       ("gold/label_store", labels, cut_labels)):
+                mismatch = leakage.replay_mismatch(full, replay, cut)
+                results.append(leakage.result(record.run_id, "replay", name, float(mismatch), 0.0, mismatch == 0,
+                                              f"rows <= {cut} that differ when built from data cut at {cut}"))
+                if mismatch:
+                    raise LeakageError(f"{name}: {mismatch} row(s) <= {cut} change when the data is cut at {cut}: "
+                                       "a feature or label reads the future; nothing was written")
+        progress.advance("replay guard")
+
+        # (c) single-feature AUC alarm
+        for label in spec.labels:
+            aucs = leakage.single_feature_auc(features, labels.where(F.col("label_def") == label.name), spec)
+            for feature, auc in aucs.items():
+                ok = auc <= spec.max_single_feature_auc
+                results.append(leakage.result(record.run_id, "single_feature_auc", f"{label.name}:{feature}", auc,
+                                              spec.max_single_feature_auc, ok, "AUC of the feature alone"))
+                if not ok:
+                    logger.warning("LEAKAGE ALARM: %s alone separates %s with AUC %.3f (> %.2f); check its "
+                                   "point-in-time logic", feature, label.name, auc, spec.max_single_feature_auc)
+        progress.advance("AUC alarm")
+
+        ranged = options.start is not None or options.end is not None
+        staged = {}
+        for name, frame in (("feature_store", features), ("label_store", labels)):
+            if ranged:
+                existing = delta_io.list_partitions(paths[name]) if delta_io.table_exists(paths[name]) else {}
+                replace = [dt.date.fromisoformat(k[0]) for k in existing if k[0] is not None and (
+                    (options.start is None or dt.date.fromisoformat(k[0]) >= options.start)
+                    and (options.end is None or dt.date.fromisoformat(k[0]) <= options.end))]
+                staged[name] = delta_io.stage_table(frame, paths[name], mode="overwrite_partitions",
+                                                    partitions=replace, metadata={"run_id": record.run_id})
+            else:
+                staged[name] = delta_io.stage_table(frame, paths[name], mode="overwrite",
+                                                    metadata={"run_id": record.run_id})
+        progress.advance("write")
+    except BaseException:
+        for write in locals().get("staged", {}).values():
+            write.abort()
+        raise
+    finally:
+        for df in persisted:
+            df.unpersist()
+        progress.stop()
+
+    seconds = time.perf_counter() - began
+    pending = []
+    for name in names:
+        output = OutputRecord("gold", f"gold/{name}", str(paths[name]), None, staged[name].rows, 0, 0,
+                              len(staged[name].partitions), 0, seconds, "staged", fp)
+
+        def report(out: OutputRecord) -> None:
+            logger.info("%s: %d rows in %d partitions -> version %s", out.table, out.rows_written,
+                        out.partitions_written, out.version)
+
+        pending.append(PendingWrite(staged[name], output, report))
+
+    def record_guards(out: OutputRecord) -> None:
+        leakage.append(datamart.root / "_meta" / "leakage", results)
+
+    pending[-1].after_commit = lambda out, first=pending[-1].after_commit: (first(out), record_guards(out))
+    return pending

@@ -1,0 +1,84 @@
+"""Leakage guards and their record, `_meta/leakage` (Delta, one row per guard result).
+
+- ``cutoff``: feature rows that read a source row dated beyond its cutoff (must be 0).
+- ``replay``: gold rows dated <= D that change when gold is rebuilt from data cut at D
+  (must be 0): the build at D did not look at anything after D.
+- ``single_feature_auc``: AUC of each numeric feature alone against the label (as
+  max(AUC, 1 - AUC)); above the threshold is an alarm, because one feature that
+  almost separates the classes usually carries the label from the future.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from utils.config import GoldSpec
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("guard", pa.string()),
+    ("subject", pa.string()),
+    ("value", pa.float64()),
+    ("threshold", pa.float64()),
+    ("passed", pa.bool_()),
+    ("detail", pa.string()),
+    ("checked_at", pa.timestamp("us", tz="UTC")),
+])
+MAX_AUC_ROWS = 200_000
+
+
+def result(run_id: str, guard: str, subject: str, value: float, threshold: float, passed: bool, detail: str) -> dict:
+    return {"run_id": run_id, "guard": guard, "subject": subject, "value": float(value),
+            "threshold": float(threshold), "passed": bool(passed), "detail": detail,
+            "checked_at": dt.datetime.now(dt.timezone.utc)}
+
+
+def append(path: Path, rows: list[dict]) -> None:
+    if rows:
+        write_deltalake(str(path), pa.Table.from_pylist(rows, schema=SCHEMA), mode="append")
+
+
+def replay_mismatch(full, replay, cut: dt.date) -> int:
+    """Rows dated <= cut present in one build and not the other (multiset difference)."""
+    from pyspark.sql import functions as F
+
+    mine = full.where(F.col("snapshot_date") <= F.lit(cut))
+    theirs = replay.where(F.col("snapshot_date") <= F.lit(cut)).select(*mine.columns)
+    return mine.exceptAll(theirs).count() + theirs.exceptAll(mine).count()
+
+
+def single_feature_auc(features, labels, spec: GoldSpec, seed: int = 7) -> dict[str, float]:
+    """max(AUC, 1 - AUC) of every numeric feature alone, on (a sample of at most
+    200,000) labelled rows; features with one class or under 50 values are skipped."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+    from sklearn.metrics import roc_auc_score
+
+    numeric = [
+        f.name for f in spec.features
+        if isinstance(features.schema[f.name].dataType, T.NumericType)
+    ]
+    joined = labels.select(
+        F.col(spec.entity), F.col("feature_snapshot_date").alias("snapshot_date"), "label"
+    ).join(features.select(spec.entity, "snapshot_date", *numeric), on=[spec.entity, "snapshot_date"])
+    total = joined.count()
+    if total == 0:
+        return {}
+    if total > MAX_AUC_ROWS:
+        joined = joined.sample(fraction=MAX_AUC_ROWS / total, seed=seed)
+    frame = joined.select("label", *numeric).toPandas()
+    aucs: dict[str, float] = {}
+    for name in numeric:
+        pair = frame[["label", name]].dropna()
+        if len(pair) < 50 or pair["label"].nunique() < 2 or pair[name].nunique() < 2:
+            continue
+        auc = float(roc_auc_score(pair["label"], pair[name].astype(float)))
+        aucs[name] = max(auc, 1.0 - auc)
+    return aucs
