@@ -13,7 +13,6 @@ import hashlib
 import hmac
 
 import pytest
-from pyspark.errors import ArithmeticException, NumberFormatException
 from pyspark.sql import functions as F
 
 from utils.cleaning import bound_column, clean_column, hmac_sha256, parse_column
@@ -125,11 +124,6 @@ def test_int_cast_turns_fractions_text_and_overflow_into_null_and_invalid(spark)
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: _cast accepts an int only when abs(value) <= 2147483647, so the "
-    "smallest int -2147483648 (a valid int) becomes null and is flagged invalid",
-)
 def test_int_cast_accepts_the_smallest_int(spark):
     spec = ColumnSpec("n", "N", type="int")
     assert clean(spark, spec, ["-2147483648"]) == [
@@ -137,11 +131,6 @@ def test_int_cast_accepts_the_smallest_int(spark):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: _cast parses long columns through double, so integers above 2**53 "
-    "silently lose their last digits (9007199254740993 -> 9007199254740992, not flagged)",
-)
 def test_long_cast_keeps_every_digit(spark):
     spec = ColumnSpec("n", "N", type="long")
     assert clean(spark, spec, ["9007199254740993"]) == [
@@ -232,13 +221,6 @@ def test_duration_months_turns_garbage_into_null_and_invalid(spark):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ArithmeticException, NumberFormatException),
-    reason="library bug: parse_column computes years.cast('int') * 12 + months with ANSI "
-    "arithmetic (Spark 4 default), so a duration whose month count overflows int raises "
-    "ARITHMETIC_OVERFLOW / CAST_INVALID_INPUT and aborts the whole job instead of being invalid",
-)
 @pytest.mark.parametrize("raw", ["200000000 Years and 0 Months", "99999999999 Years and 0 Months"])
 def test_duration_months_too_large_is_invalid_not_a_crash(spark, raw):
     assert clean(spark, HISTORY, [raw]) == [

@@ -193,6 +193,14 @@ def test_well_formed_row_quarantines_a_row_with_a_malformed_line(spark):
 # --------------------------------------------------------------------------- unique, references
 
 
+def test_unique_does_not_treat_rows_with_a_null_key_as_duplicates(spark):
+    rows = [bronze_row(2, None), bronze_row(3, None), bronze_row(4, "CUS_0x1")]
+    table, checked, rules = run(spark, rows, RuleSpec("unique_customer_id", "drop", unique=("customer_id",)))
+    assert quarantine_rows(checked, table, rules).count() == 0
+    assert silver_rows(checked, table, rules).count() == 3
+
+
+
 def test_unique_keeps_the_first_row_by_source_file_and_line_and_quarantines_later_ones(spark):
     rows = [  # deliberately not in source order
         bronze_row(2, "CUS_0x1", file="b.csv", age="21"),
@@ -311,18 +319,14 @@ def test_personal_data_is_masked_in_raw_values_and_never_in_clear_text(spark):
     assert (q.raw_values["Name"], q.raw_values["SSN"]) == (MASKED, MASKED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: quarantine_rows copies bronze `_malformed_line` (the whole raw CSV line) "
-    "into silver/_quarantine unmasked, so a malformed row's Name and SSN leave bronze in clear text",
-)
 def test_malformed_line_does_not_leak_personal_data_into_quarantine(spark):
     line = "CUS_0x2,Bob Jones,987-65-4321,40,100,2000,2023-01-01,extra"
     rows = [bronze_row(2, "CUS_0x2", name="Bob Jones", ssn="987-65-4321", age="40", malformed=line)]
     table, checked, rules = run(spark, rows)
-    quarantine = quarantine_rows(checked, table, rules)
+    quarantine = quarantine_rows(checked, table, rules, SOURCE)
     assert quarantine.count() == 1
     assert _leaks(quarantine) == []
+    assert quarantine.first()["_malformed_line"] == MASKED
 
 
 # --------------------------------------------------------------------------- accounting

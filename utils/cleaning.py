@@ -27,7 +27,7 @@ from utils.config import ColumnSpec
 
 #: "A, B, and C" / "A and B" / "A, B" -> items.
 LIST_SEPARATOR = r"\s*,\s*(?:and\s+)?|\s+and\s+"
-DURATION = r"^(\d+)\s+Years?\s+and\s+(\d+)\s+Months?$"
+DURATION = r"^(\d{1,4})\s+Years?\s+and\s+(\d{1,4})\s+Months?$"  # bounded: no int overflow
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,14 @@ def _strip_chars(value: Column, chars: str) -> Column:
 def _cast(value: Column, spec: ColumnSpec) -> Column:
     """Text -> the column's type; null where the text does not convert."""
     if spec.type in ("int", "long"):
+        # exact integer text first (every digit kept); "7.0"-style text through double
+        lo, hi = (-2147483648, 2147483647) if spec.type == "int" else (-(2**63), 2**63 - 1)
         as_double = value.try_cast("double")
-        whole = as_double.isNotNull() & (as_double == F.floor(as_double)) & (F.abs(as_double) < 9.2e18)
-        fits = whole if spec.type == "long" else whole & (F.abs(as_double) <= 2147483647)
-        return F.when(fits, as_double.cast(spec.type))
+        whole = as_double.isNotNull() & (as_double == F.floor(as_double))
+        fits = whole & (as_double >= F.lit(float(lo))) & (as_double <= F.lit(float(hi)))
+        if spec.type == "long":
+            fits = fits & (F.abs(as_double) < F.lit(9.2e18))
+        return F.coalesce(value.try_cast(spec.type), F.when(fits, as_double.cast(spec.type)))
     if spec.type == "double":
         d = value.try_cast("double")
         return F.when(~F.isnan(d) & (F.abs(d) != F.lit(float("inf"))), d)

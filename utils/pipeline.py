@@ -458,7 +458,7 @@ def build_silver(
                     (dt.date.fromisoformat(p) for p in scope if p is not None)) + [None],
                 metadata={"run_id": record.run_id},
             )
-            quarantine_frames.append(silver.quarantine_rows(checked, t, rules))
+            quarantine_frames.append(silver.quarantine_rows(checked, t, rules, source))
             timings[t.name] = time.perf_counter() - began
             progress.advance(t.name)
 

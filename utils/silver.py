@@ -174,7 +174,10 @@ def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFra
             out = out.withColumn(name, F.coalesce(~F.expr(rule.check), F.lit(False)))
         elif rule.unique:
             order = Window.partitionBy(*rule.unique).orderBy("_source_file", "_source_line")
-            out = out.withColumn(name, F.row_number().over(order) > 1)
+            keyed = F.lit(True)
+            for c in rule.unique:  # a row with a null key part is not a duplicate of anything
+                keyed = keyed & F.col(c).isNotNull()
+            out = out.withColumn(name, keyed & (F.row_number().over(order) > 1))
         else:
             ref_table, cols = rule.references
             if ref_table not in references:
@@ -207,8 +210,16 @@ def silver_rows(checked: DataFrame, table: SilverTable, rules: list[Rule]) -> Da
     )
 
 
-def quarantine_rows(checked: DataFrame, table: SilverTable, rules: list[Rule]) -> DataFrame:
-    """The rows that fail any drop rule: one row each, with rule, reasons, raw values."""
+def quarantine_rows(
+    checked: DataFrame, table: SilverTable, rules: list[Rule], source: Source | None = None
+) -> DataFrame:
+    """The rows that fail any drop rule: one row each, with rule, reasons, raw values.
+    When the source has personal data, a malformed raw line is masked too (its file
+    and line number still lead to it in bronze)."""
+    if source is not None and source.personal_data:
+        checked = checked.withColumn(
+            "_malformed_line", F.when(F.col("_malformed_line").isNotNull(), F.lit(MASKED))
+        )
     drops = [r for r in rules if r.severity == "drop"]
     if not drops:
         return checked.where(F.lit(False)).select(*_quarantine_columns(table, [], F.lit(None), F.array()))
