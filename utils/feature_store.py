@@ -58,7 +58,8 @@ def training_set(
     """One row per labelled loan: keys, label and the features known at application.
 
     Columns: loan_id, customer_id, feature_snapshot_date, label_date, label_def,
-    label, then `features` (default: every feature column of the store).
+    label, then `features` (default: every feature column of the store, without the
+    lineage columns has_<source> and _asof_<source>).
     """
     from pyspark.sql import functions as F
 
@@ -66,8 +67,9 @@ def training_set(
     chosen = store_versions(datamart, versions, as_of)
     labels = delta_io.read_table(spark, root / "label_store", version=chosen["label_store"])
     store = delta_io.read_table(spark, root / "feature_store", version=chosen["feature_store"])
-    known = [c for c in store.columns if c not in (entity, "snapshot_date") and not c.startswith("_")
-             and not c.startswith("has_")]
+    sources = {c[len("_asof_"):] for c in store.columns if c.startswith("_asof_")}
+    lineage = {f"has_{s}" for s in sources} | {f"_asof_{s}" for s in sources}
+    known = [c for c in store.columns if c not in (entity, "snapshot_date") and c not in lineage]
     wanted = features if features is not None else known
     missing = [f for f in wanted if f not in store.columns]
     if missing:
