@@ -45,7 +45,7 @@ def test_doubled_quote_names_read_as_single_quote_text(real_bronze):
 def test_resaved_dmy_files_give_the_same_months_with_a_date_format_override(real_bronze, cs611_dmy, tmp_path):
     datamart = tmp_path / "dm"
     args = ["--data-root", str(cs611_dmy), "--datamart", str(datamart),
-            "--sources", "features_attributes,features_financials"]
+            "--sources", "features_attributes,features_financials", "--layers", "bronze"]
     for source in ("features_attributes", "features_financials"):
         args += ["--set", f"sources.{source}.date_formats=[d/M/yyyy]"]
     assert main(args) == 0
@@ -60,7 +60,7 @@ def test_resaved_dmy_files_give_the_same_months_with_a_date_format_override(real
 
 def test_resaved_dmy_files_without_override_land_with_null_dates(cs611_dmy, spark, tmp_path):
     datamart = tmp_path / "dm"
-    assert main(["--data-root", str(cs611_dmy), "--datamart", str(datamart), "--sources", "features_attributes"]) == 0
+    assert main(["--data-root", str(cs611_dmy), "--datamart", str(datamart), "--sources", "features_attributes", "--layers", "bronze"]) == 0
     table = DeltaTable(str(datamart / "bronze" / "features_attributes")).to_pandas(columns=["snapshot_date"])
     assert len(table) == 12_500 and table["snapshot_date"].isna().all()
 

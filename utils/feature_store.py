@@ -24,9 +24,11 @@ KEY_COLUMNS = ("loan_id", "customer_id", "feature_snapshot_date", "label_date", 
 
 
 def _date(value: Any) -> dt.date | None:
+    """A date from a date, 'YYYY-MM-DD' or 'YYYY-MM' (the first of that month)."""
     if value is None or isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value))
+    text = str(value)
+    return dt.date.fromisoformat(text if len(text) > 7 else f"{text}-01")
 
 
 def store_versions(datamart: str | Path, versions: dict[str, int] | None = None, as_of: Any = None) -> dict[str, int]:
