@@ -1,6 +1,7 @@
 # Lakehouse image: Python 3.11, a headless Java 17 for Spark, the project's packages.
-#   docker compose run --rm pipeline          # builds the datamart from ./data
-# JupyterLab and the delta-spark jars for notebooks come with the notebooks issue.
+#   docker compose up                   JupyterLab (URL with token in the log)
+#   docker compose run --rm pipeline    python main.py on ./data into ./datamart
+# Build without internet access to Maven Central: --build-arg DELTA_JARS=skip
 FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,7 +26,17 @@ WORKDIR /home/lakehouse/app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-COPY --chown=lakehouse:lakehouse . .
+# The delta-spark jars for notebooks (the pipeline itself never needs them).
+ARG DELTA_JARS=fetch
+COPY utils/__init__.py utils/delta_jars.py /tmp/fetch/utils/
+RUN if [ "$DELTA_JARS" = "fetch" ]; then \
+        PYTHONPATH=/tmp/fetch python -m utils.delta_jars /opt/delta-jars \
+        || echo "continuing without the native Delta connector"; \
+    fi \
+    && rm -rf /tmp/fetch
+ENV DELTA_JARS_DIR=/opt/delta-jars
+
+COPY --chown=1000:1000 . .
 USER 1000:1000
 
 ENTRYPOINT ["python", "main.py"]

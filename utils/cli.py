@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = SparkSettings(
             master=args.master, app_name=f"lakehouse-{config.domain}", ui=args.spark_ui,
             conf=config.spark_conf,
-            delta_jars_dir=Path(os.environ["DELTA_JARS_DIR"]) if os.environ.get("DELTA_JARS_DIR") else None,
         )
         logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers), options.data_root)
         record = pipeline.run_pipeline(config, options, lambda: get_spark(settings), RichProgress(err))

@@ -122,7 +122,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     conf["spark.ui.enabled"] = "true" if settings.ui else "false"
     if LOG4J_CONF.exists():
         conf["spark.driver.extraJavaOptions"] = f"-Dlog4j.configurationFile={LOG4J_CONF.as_uri()}"
-    jars = find_delta_jars(settings.delta_jars_dir)
+    jars_dir = settings.delta_jars_dir or (Path(os.environ["DELTA_JARS_DIR"]) if os.environ.get("DELTA_JARS_DIR") else None)
+    jars = find_delta_jars(jars_dir)
     if jars:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
         conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
