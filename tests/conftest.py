@@ -22,6 +22,17 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(scope="module")
+def sample_copy(tmp_path_factory) -> Path:
+    """A private copy of the shipped sample data (data/*.csv), which tests may change."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("data")
+    for f in (PROJECT_ROOT / "data").glob("*.csv"):
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def cs611() -> Path:
     """The real CS611 data, or a clean skip where ../shared is absent (fresh clones)."""

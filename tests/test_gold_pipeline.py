@@ -1,4 +1,4 @@
-"""Gold end to end on the sample data: idempotent reruns, reproducible training sets."""
+"""Gold end to end on the sample_copy data: idempotent reruns, reproducible training sets."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from utils.cli import main
 from utils.feature_store import training_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = PROJECT_ROOT / "data"
 GOLD = ("feature_store", "label_store")
 
 
@@ -23,24 +22,16 @@ def gold_versions(datamart: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
-    for f in SAMPLE.glob("*.csv"):
-        shutil.copy(f, folder / f.name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def built(spark, sample, tmp_path_factory) -> Path:
+def built(spark, sample_copy, tmp_path_factory) -> Path:
     datamart = tmp_path_factory.mktemp("dm")
-    assert main(["--data-root", str(sample), "--datamart", str(datamart)]) == 0
+    assert main(["--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
     return datamart
 
 
-def test_gold_holds_one_feature_row_per_application_and_one_label_per_loan(built, sample):
+def test_gold_holds_one_feature_row_per_application_and_one_label_per_loan(built, sample_copy):
     import pandas as pd
 
-    lms = pd.read_csv(sample / "lms_loan_daily.csv", dtype=str)
+    lms = pd.read_csv(sample_copy / "lms_loan_daily.csv", dtype=str)
     features = DeltaTable(str(built / "gold" / "feature_store")).to_pandas()
     labels = DeltaTable(str(built / "gold" / "label_store")).to_pandas()
     assert len(features) == lms["loan_id"].nunique() == len(labels)
@@ -50,18 +41,18 @@ def test_gold_holds_one_feature_row_per_application_and_one_label_per_loan(built
     assert leakage["passed"].all()
 
 
-def test_rerunning_gold_on_unchanged_silver_creates_no_new_version(built, sample):
+def test_rerunning_gold_on_unchanged_silver_creates_no_new_version(built, sample_copy):
     before = gold_versions(built)
-    assert main(["--data-root", str(sample), "--datamart", str(built)]) == 0
-    assert main(["--data-root", str(sample), "--datamart", str(built), "--layers", "gold"]) == 0
+    assert main(["--data-root", str(sample_copy), "--datamart", str(built)]) == 0
+    assert main(["--data-root", str(sample_copy), "--datamart", str(built), "--layers", "gold"]) == 0
     assert gold_versions(built) == before
 
 
-def test_training_set_by_version_or_timestamp_reproduces_an_earlier_one(spark, built, sample, tmp_path):
+def test_training_set_by_version_or_timestamp_reproduces_an_earlier_one(spark, built, sample_copy, tmp_path):
     datamart = tmp_path / "dm"
     shutil.copytree(built, datamart)
     data = tmp_path / "data"
-    shutil.copytree(sample, data)
+    shutil.copytree(sample_copy, data)
     first = training_set(spark, datamart).toPandas().sort_values("loan_id").reset_index(drop=True)
     old = gold_versions(datamart)
     time.sleep(1.1)

@@ -18,7 +18,6 @@ from utils.config import load_config
 from utils.ledger import RunLedger
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = PROJECT_ROOT / "data"
 SOURCES = list(load_config("loan_default").sources)
 
 
@@ -35,14 +34,6 @@ def versions(datamart: Path) -> dict[str, int]:
 def build(data: Path, datamart: Path, *extra: str) -> int:
     """The bronze layer alone (silver has its own end-to-end tests)."""
     return main(["--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze", *extra])
-
-
-@pytest.fixture(scope="module")
-def sample_copy(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
-    for f in SAMPLE.glob("*.csv"):
-        shutil.copy(f, folder / f.name)
-    return folder
 
 
 @pytest.fixture(scope="module")

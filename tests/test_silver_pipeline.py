@@ -1,4 +1,4 @@
-"""Silver end to end on the sample data: accounting, privacy, fail, quarantine, replay."""
+"""Silver end to end on the sample_copy data: accounting, privacy, fail, quarantine, replay."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from utils.cli import main
 from utils.config import load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = PROJECT_ROOT / "data"
 SILVER = list(load_config("loan_default").silver)
 SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 
@@ -32,23 +31,15 @@ def table(datamart: Path, name: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
-    for f in SAMPLE.glob("*.csv"):
-        shutil.copy(f, folder / f.name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def built(spark, sample, tmp_path_factory) -> Path:
+def built(spark, sample_copy, tmp_path_factory) -> Path:
     datamart = tmp_path_factory.mktemp("dm")
-    assert build(sample, datamart) == 0
+    assert build(sample_copy, datamart) == 0
     return datamart
 
 
-def copies(built: Path, sample: Path, tmp_path: Path) -> tuple[Path, Path]:
+def copies(built: Path, sample_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
     data, datamart = tmp_path / "data", tmp_path / "dm"
-    shutil.copytree(sample, data)
+    shutil.copytree(sample_copy, data)
     shutil.copytree(built, datamart)
     return data, datamart
 
@@ -78,8 +69,8 @@ def test_every_typed_silver_column_is_stored_with_its_type(built):
                 assert schema.field(column.flag_column).type == pa.bool_()
 
 
-def test_personal_data_never_reaches_silver_in_clear_text(built, sample):
-    names = set(pd.read_csv(sample / "features_attributes.csv", dtype=str)["Name"])
+def test_personal_data_never_reaches_silver_in_clear_text(built, sample_copy):
+    names = set(pd.read_csv(sample_copy / "features_attributes.csv", dtype=str)["Name"])
     for name in [*SILVER, "_quarantine"]:
         frame = table(built, f"silver/{name}").astype(str)
         for column in frame.columns:
@@ -90,8 +81,8 @@ def test_personal_data_never_reaches_silver_in_clear_text(built, sample):
     assert "name" not in attributes.columns and attributes["ssn_hash"].dropna().str.fullmatch(r"[0-9a-f]{64}").all()
 
 
-def test_quality_counts_match_an_independent_count_of_the_raw_file(built, sample):
-    raw = pd.read_csv(sample / "features_attributes.csv", dtype=str)
+def test_quality_counts_match_an_independent_count_of_the_raw_file(built, sample_copy):
+    raw = pd.read_csv(sample_copy / "features_attributes.csv", dtype=str)
     quality = table(built, "_meta/quality")
     counts = quality[quality["table"] == "silver/attributes"].groupby("rule")["rows_failed"].sum()
     assert counts["decorated_age"] == raw["Age"].str.endswith("_").sum()
@@ -99,9 +90,9 @@ def test_quality_counts_match_an_independent_count_of_the_raw_file(built, sample
     assert counts["valid_ssn_hash"] == (~raw["SSN"].str.fullmatch(r"\d{3}-\d{2}-\d{4}")).sum()
 
 
-def test_rerun_with_unchanged_inputs_writes_no_new_silver_version(built, sample):
+def test_rerun_with_unchanged_inputs_writes_no_new_silver_version(built, sample_copy):
     before = silver_versions(built)
-    assert build(sample, built) == 0
+    assert build(sample_copy, built) == 0
     assert silver_versions(built) == before
 
 
@@ -110,8 +101,8 @@ def all_versions(datamart: Path) -> dict[str, int]:
     return {str(t.relative_to(datamart)): DeltaTable(str(t)).version() for t in tables}
 
 
-def test_fail_rule_stops_the_run_and_every_table_stays_at_its_previous_version(built, sample, tmp_path, capsys):
-    data, datamart = copies(built, sample, tmp_path)
+def test_fail_rule_stops_the_run_and_every_table_stays_at_its_previous_version(built, sample_copy, tmp_path, capsys):
+    data, datamart = copies(built, sample_copy, tmp_path)
     path = data / "features_financials.csv"
     lines = path.read_text().splitlines(keepends=True)
     lines[5] = "BAD-ID" + lines[5][lines[5].index(","):]
@@ -127,8 +118,8 @@ def test_fail_rule_stops_the_run_and_every_table_stays_at_its_previous_version(b
     assert after == before
 
 
-def test_duplicate_row_is_quarantined_with_reason_and_lineage_then_replayed(built, sample, tmp_path):
-    data, datamart = copies(built, sample, tmp_path)
+def test_duplicate_row_is_quarantined_with_reason_and_lineage_then_replayed(built, sample_copy, tmp_path):
+    data, datamart = copies(built, sample_copy, tmp_path)
     path = data / "features_attributes.csv"
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines) + lines[3])  # the customer of line 4 appears twice

@@ -66,6 +66,19 @@ class RunOptions:
     run_id: str = field(default_factory=lambda: new_run_id())
 
 
+@dataclass(frozen=True)
+class Build:
+    """What every layer builder of one run shares."""
+
+    config: DomainConfig
+    options: RunOptions
+    datamart: Datamart
+    ledger: RunLedger
+    record: RunRecord
+    get_spark: Callable[[], object]
+    progress: Progress
+
+
 @dataclass
 class PendingWrite:
     """A staged table write, its ledger entry, and what to do once it is committed."""
@@ -143,11 +156,12 @@ def run_pipeline(
     selected = [config.sources[s] for s in (options.sources or config.sources)]
     files = [bronze.inspect_source(source, Path(options.data_root)) for source in selected]
     ledger.append(record)
+    build = Build(config, options, datamart, ledger, record, get_spark, progress)
     pending: list[PendingWrite] = []
     try:
         bronze_views: dict[str, delta_io.TableView] = {}
         if "bronze" in options.layers:
-            pending += build_bronze(files, options, datamart, ledger, record, get_spark, progress)
+            pending += build_bronze(build, files)
             bronze_views = {p.output.table.split("/", 1)[1]: p.staged.view() for p in pending}
         if "silver" in options.layers:
             from utils.pii import load_key
@@ -155,16 +169,13 @@ def run_pipeline(
             key = options.pii_key or load_key(datamart.root, None)
             bronze_fps = {o.table: o.fingerprint for o in record.outputs if o.layer == "bronze"}
             bronze_fps |= {p.output.table: p.output.fingerprint for p in pending}
-            pending += build_silver(
-                config, options, datamart, ledger, record, get_spark, progress, key, bronze_views, bronze_fps
-            )
+            pending += build_silver(build, key, bronze_views, bronze_fps)
         if "gold" in options.layers:
             silver_views = {p.output.table.split("/", 1)[1]: p.staged.view()
                             for p in pending if p.output.layer == "silver"}
             silver_fps = {o.table: o.fingerprint for o in record.outputs if o.layer == "silver"}
             silver_fps |= {p.output.table: p.output.fingerprint for p in pending if p.output.layer == "silver"}
-            pending += build_gold(config, options, datamart, ledger, record, get_spark, progress,
-                                  silver_views, silver_fps)
+            pending += build_gold(build, silver_views, silver_fps)
         # every layer passed its checks: make the new versions visible, upstream first
         while pending:
             pending[0].commit()
@@ -185,25 +196,27 @@ def run_pipeline(
     return record
 
 
+def partitions_in_range(path: Path, start: dt.date | None, end: dt.date | None) -> list[dt.date]:
+    """The existing snapshot_date partitions of a table within [start, end]."""
+    if not delta_io.table_exists(path):
+        return []
+    dates = [dt.date.fromisoformat(k[0]) for k in delta_io.list_partitions(path) if k[0] is not None]
+    return [d for d in dates if (start is None or d >= start) and (end is None or d <= end)]
+
+
 def fingerprint(*parts) -> str:
     """Hash of everything an output table is built from."""
     body = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def build_bronze(
-    files: Iterable[bronze.SourceFile],
-    options: RunOptions,
-    datamart: Datamart,
-    ledger: RunLedger,
-    record: RunRecord,
-    get_spark: Callable[[], object],
-    progress: Progress,
-) -> list[PendingWrite]:
+def build_bronze(build: Build, files: Iterable[bronze.SourceFile]) -> list[PendingWrite]:
     """Stage every source file for `bronze/<source>` (committed by the caller once all
     layers passed); skip a file when the table was last written from the same content
     hash, reading options and date range and nobody has written it since, unless
     `options.full_refresh`."""
+    options, datamart, ledger, record = build.options, build.datamart, build.ledger, build.record
+    get_spark, progress = build.get_spark, build.progress
     files = list(files)
     pending: list[PendingWrite] = []
     progress.start(len(files), "bronze")
@@ -236,13 +249,7 @@ def build_bronze(
         ranged = options.start is not None or options.end is not None
         if ranged:
             df = bronze.restrict_to_range(df, options.start, options.end)
-            existing = delta_io.list_partitions(table_path) if current_version is not None else {}
-            replace = [None] + [
-                dt.date.fromisoformat(k[0]) for k in existing
-                if k[0] is not None
-                and (options.start is None or dt.date.fromisoformat(k[0]) >= options.start)
-                and (options.end is None or dt.date.fromisoformat(k[0]) <= options.end)
-            ]
+            replace = [None, *partitions_in_range(table_path, options.start, options.end)]
             staged = delta_io.stage_table(
                 df, table_path, mode="overwrite_partitions", partitions=replace,
                 metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
@@ -325,13 +332,7 @@ def _committed_identity(ledger: RunLedger, table: str, path: Path) -> str:
 
 
 def build_silver(
-    config: DomainConfig,
-    options: RunOptions,
-    datamart: Datamart,
-    ledger: RunLedger,
-    record: RunRecord,
-    get_spark: Callable[[], object],
-    progress: Progress,
+    build: Build,
     pii_key: bytes,
     bronze_views: dict[str, delta_io.TableView] | None = None,
     bronze_fingerprints: dict[str, str] | None = None,
@@ -341,6 +342,8 @@ def build_silver(
     writes by source); a `fail` rule or a partition where ``bronze != silver +
     quarantine`` raises before anything is committed. Returns the staged silver tables
     and quarantine for the caller to commit after the bronze writes."""
+    config, options, datamart, ledger = build.config, build.options, build.datamart, build.ledger
+    record, get_spark, progress = build.record, build.get_spark, build.progress
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -556,13 +559,7 @@ class LeakageError(RuntimeError):
 
 
 def build_gold(
-    config: DomainConfig,
-    options: RunOptions,
-    datamart: Datamart,
-    ledger: RunLedger,
-    record: RunRecord,
-    get_spark: Callable[[], object],
-    progress: Progress,
+    build: Build,
     silver_views: dict[str, delta_io.TableView],
     silver_fingerprints: dict[str, str],
 ) -> list[PendingWrite]:
@@ -571,6 +568,8 @@ def build_gold(
     cutoff, (a) gold <= replay_cut rebuilt from silver cut at replay_cut equals the full
     build <= replay_cut, (c) no single feature separates the label with AUC above the
     threshold (an alarm: logged and recorded, not fatal)."""
+    config, options, datamart, ledger = build.config, build.options, build.datamart, build.ledger
+    record, get_spark, progress = build.record, build.get_spark, build.progress
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -672,10 +671,7 @@ def build_gold(
         staged = {}
         for name, frame in (("feature_store", features), ("label_store", labels)):
             if ranged:
-                existing = delta_io.list_partitions(paths[name]) if delta_io.table_exists(paths[name]) else {}
-                replace = [dt.date.fromisoformat(k[0]) for k in existing if k[0] is not None and (
-                    (options.start is None or dt.date.fromisoformat(k[0]) >= options.start)
-                    and (options.end is None or dt.date.fromisoformat(k[0]) <= options.end))]
+                replace = partitions_in_range(paths[name], options.start, options.end)
                 staged[name] = delta_io.stage_table(frame, paths[name], mode="overwrite_partitions",
                                                     partitions=replace, metadata={"run_id": record.run_id})
             else:
