@@ -34,6 +34,17 @@ def sample_copy(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_datamart(spark, tmp_path_factory) -> Path:
+    """Every layer built ONCE from the shipped sample data, shared by the test modules
+    that only read it (or rerun it unchanged). Copy it before changing anything."""
+    from utils.cli import main
+
+    datamart = tmp_path_factory.mktemp("sample_dm")
+    assert main(["--data-root", str(PROJECT_ROOT / "data"), "--datamart", str(datamart)]) == 0
+    return datamart
+
+
+@pytest.fixture(scope="session")
 def cs611() -> Path:
     """The real CS611 data, or a clean skip where ../shared is absent (fresh clones)."""
     if not (CS611 / "lms_loan_daily.csv").exists():

@@ -22,10 +22,9 @@ def gold_versions(datamart: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def built(spark, sample_copy, tmp_path_factory) -> Path:
-    datamart = tmp_path_factory.mktemp("dm")
-    assert main(["--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
-    return datamart
+def built(sample_datamart) -> Path:
+    """The shared sample datamart (tests/conftest.py)."""
+    return sample_datamart
 
 
 def test_gold_holds_one_feature_row_per_application_and_one_label_per_loan(built, sample_copy):

@@ -31,10 +31,9 @@ def table(datamart: Path, name: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def built(spark, sample_copy, tmp_path_factory) -> Path:
-    datamart = tmp_path_factory.mktemp("dm")
-    assert build(sample_copy, datamart) == 0
-    return datamart
+def built(sample_datamart) -> Path:
+    """The shared sample datamart (tests/conftest.py)."""
+    return sample_datamart
 
 
 def copies(built: Path, sample_copy: Path, tmp_path: Path) -> tuple[Path, Path]:

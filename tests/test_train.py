@@ -65,11 +65,9 @@ def test_missing_gold_tables_is_a_one_line_error(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def datamart(spark, tmp_path_factory) -> Path:
-    """Bronze, silver and gold built from the shipped sample data."""
-    dm = tmp_path_factory.mktemp("dm")
-    assert cli.main(["--data-root", str(SAMPLE), "--datamart", str(dm)]) == 0
-    return dm
+def datamart(sample_datamart) -> Path:
+    """The shared sample datamart (tests/conftest.py)."""
+    return sample_datamart
 
 
 @pytest.fixture(scope="module")
