@@ -328,14 +328,13 @@ def default_out_dir(datamart: str | Path, label_def: str, timestamp: str) -> Pat
     return Path(datamart) / "_models" / label_def / stamp
 
 
-def plot_roc(curves: dict[str, tuple], label_def: str, path: Path) -> None:
-    """ROC curves of the models on the test months, as a PNG at `path`."""
-    import matplotlib
+def roc_figure(curves: dict[str, tuple], label_def: str):
+    """ROC curves of the models on the test months, as a matplotlib Figure (no pyplot,
+    so no backend is switched: notebooks display it, scripts save it)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig = Figure(figsize=(6, 6))
+    ax = fig.add_subplot()
     for name, (fpr, tpr, auc) in curves.items():
         ax.plot(fpr, tpr, linewidth=2, label=f"{MODEL_NAMES.get(name, name)} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance (AUC 0.5)")
@@ -347,8 +346,12 @@ def plot_roc(curves: dict[str, tuple], label_def: str, path: Path) -> None:
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
+
+
+def plot_roc(curves: dict[str, tuple], label_def: str, path: Path) -> None:
+    """ROC curves of the models on the test months, as a PNG at `path`."""
+    roc_figure(curves, label_def).savefig(path, dpi=120)
 
 
 def save(result: dict, out_dir: str | Path) -> Path:
