@@ -83,3 +83,10 @@ def test_override_result_is_validated_like_the_file():
 def test_unknown_domain_lists_the_known_ones():
     with pytest.raises(ConfigError, match=r"no such configuration file \(domains in conf/: .*loan_default"):
         load_config("churn_typo")
+
+
+def test_a_declared_rule_may_not_reuse_a_generated_rule_name(tmp_path):
+    raw = base()
+    raw["silver"]["loan_daily"]["rules"].append({"name": "valid_tenure", "check": "tenure > 0", "severity": "warn"})
+    with pytest.raises(ConfigError, match=r"silver\.loan_daily\.rules\[\d+\]\.name: 'valid_tenure' is already"):
+        load_config(path=write(tmp_path, raw))

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-quarantine", action="store_true",
                    help="silver: re-process only the partitions that hold quarantined rows "
                         "(after fixing the config or the data)")
+    p.add_argument("--report", action="store_true",
+                   help="after a successful run, profile its silver and gold tables into _meta/profile "
+                        "and write the quality report (HTML, PDF, CSV) under _reports/<run_id>/")
     p.add_argument("--master", default="local[*]",
                    help="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
     p.add_argument("--spark-ui", action="store_true", help="enable the Spark web UI (off by default)")
@@ -159,10 +162,34 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {prefix}{message}", markup=False, highlight=False, soft_wrap=True)
         err.print(f"full log: {log_file}", markup=False, highlight=False, soft_wrap=True)
         return 1
+    report_paths = None
+    if args.report:
+        report_paths = _profile_and_report(record, options, lambda: get_spark(settings))
     out.print(summary_table(record))
     out.print(f"run record: {RunLedger(options.datamart / '_meta' / 'runs').record_path(run_id)}", soft_wrap=True)
     out.print(f"ledger: {options.datamart / '_meta' / 'runs'}  log: {log_file}", soft_wrap=True)
+    if report_paths:
+        out.print(f"report: {report_paths['html']}  (pdf: {report_paths['pdf']})", soft_wrap=True)
+    elif not args.report:
+        out.print("report: add --report, or run `python -m utils.report`", soft_wrap=True)
     return 0
+
+
+def _profile_and_report(record, options, get_session) -> dict | None:
+    """Profile what the run wrote and build its report. The tables are committed by now,
+    so a failure here is a warning, not a failed run."""
+    from utils import profile, report
+
+    log = logging.getLogger(__name__)
+    try:
+        versions = {o.table: o.version for o in record.outputs if o.version is not None}
+        if any(o.status == "written" and o.layer in ("silver", "gold") for o in record.outputs):
+            profile.profile_datamart(get_session(), options.datamart, record.run_id, versions=versions)
+        return report.build_report(options.datamart, record.run_id)
+    except Exception:  # reported, with traceback in the run's log; the build itself succeeded
+        log.warning("the quality report could not be built; see the log, or run `python -m utils.report`",
+                    exc_info=True)
+        return None
 
 
 if __name__ == "__main__":

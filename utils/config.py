@@ -394,8 +394,18 @@ def _validate_silver(file: Path, name: str, body: Any, sources: dict[str, Source
     if dupes:
         raise ConfigError(f"{file}: {where}.columns: column name(s) {dupes} produced twice (flags included)")
     rules = []
+    generated = {"well_formed_row", "valid_snapshot_date"}
+    for c in columns:  # the cleaning rules a column generates (see utils.silver.table_rules)
+        generated |= {f"null_token_{c.name}"} if c.null_tokens else set()
+        generated |= {f"decorated_{c.name}"} if c.strip else set()
+        generated |= {f"valid_{c.name}"} if c.validated else set()
     for i, rule in enumerate(body.get("rules") or []):
         rules.append(_validate_rule(file, f"{where}.rules[{i}]", rule, [c.name for c in columns]))
+        if rules[-1].name in generated or rules[-1].name in [r.name for r in rules[:-1]]:
+            raise ConfigError(
+                f"{file}: {where}.rules[{i}].name: {rules[-1].name!r} is already the name of another rule "
+                "(built-in, generated from a column, or declared); rule names must be unique per table"
+            )
     window = body.get("fit_window")
     if window is not None:
         if set(window) != {"start", "end"}:
