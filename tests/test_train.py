@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from utils import cli, train
+from utils import train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT_ROOT / "data"
