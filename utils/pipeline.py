@@ -625,6 +625,7 @@ def build_gold(
         return features, labels
 
     persisted = []
+    staged: dict[str, delta_io.StagedWrite] = {}
     try:
         features, labels = build()
         features = features.persist(StorageLevel.MEMORY_AND_DISK)
@@ -668,7 +669,6 @@ def build_gold(
         progress.advance("AUC alarm")
 
         ranged = options.start is not None or options.end is not None
-        staged = {}
         for name, frame in (("feature_store", features), ("label_store", labels)):
             if ranged:
                 replace = partitions_in_range(paths[name], options.start, options.end)
@@ -679,7 +679,7 @@ def build_gold(
                                                     metadata={"run_id": record.run_id})
         progress.advance("write")
     except BaseException:
-        for write in locals().get("staged", {}).values():
+        for write in staged.values():
             write.abort()
         raise
     finally:
