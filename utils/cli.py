@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     width = None if sys.stdout.isatty() else 120  # logs and CI: wide enough for the table
     out, err = Console(width=width), Console(stderr=True, width=width)
     run_id = pipeline.new_run_id()
-    log_file = args.datamart.resolve() / "_meta" / "logs" / f"{run_id}.log"
+    log_file = pipeline.Datamart(args.datamart.resolve()).logs / f"{run_id}.log"
     setup_logging(args.log_level, err, log_file)
     try:
         config = load_config(args.domain, path=args.config, overrides=args.overrides)
@@ -166,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         report_paths = _profile_and_report(record, options, lambda: get_spark(settings))
     out.print(summary_table(record))
-    out.print(f"run record: {RunLedger(options.datamart / '_meta' / 'runs').record_path(run_id)}", soft_wrap=True)
-    out.print(f"ledger: {options.datamart / '_meta' / 'runs'}  log: {log_file}", soft_wrap=True)
+    runs = pipeline.Datamart(options.datamart).runs
+    out.print(f"run record: {RunLedger(runs).record_path(run_id)}", soft_wrap=True)
+    out.print(f"ledger: {runs}  log: {log_file}", soft_wrap=True)
     if report_paths:
         out.print(f"report: {report_paths['html']}  (pdf: {report_paths['pdf']})", soft_wrap=True)
     elif not args.report:

@@ -507,6 +507,23 @@ def read_table(
     return view(path, version=version, timestamp=timestamp).read(spark, partitions=partitions, columns=columns)
 
 
+def append_rows(path: str | Path, rows: list[dict], schema: pa.Schema, *, merge_schema: bool = False) -> None:
+    """Append a few rows (metadata: ledger, quality, statistics, guards) straight from
+    Arrow with delta-rs; no Spark. `merge_schema` lets an older table gain new fields."""
+    from deltalake import write_deltalake
+
+    if rows:
+        table = pa.Table.from_pylist(rows, schema=schema)
+        write_deltalake(str(path), table, mode="append", schema_mode="merge" if merge_schema else None)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """All rows of a small table as dicts; [] when there is no table yet."""
+    if not table_exists(path):
+        return []
+    return pa.table(DeltaTable(str(path)).to_pyarrow_table()).to_pylist()
+
+
 def history(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The table's commit history, newest first (delta-rs)."""
     return _open(path).history(limit)

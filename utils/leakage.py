@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import write_deltalake
 
+from utils import delta_io
 from utils.config import GoldSpec
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,7 @@ def result(run_id: str, guard: str, subject: str, value: float, threshold: float
 
 
 def append(path: Path, rows: list[dict]) -> None:
-    if rows:
-        write_deltalake(str(path), pa.Table.from_pylist(rows, schema=SCHEMA), mode="append")
+    delta_io.append_rows(path, rows, SCHEMA)
 
 
 def replay_mismatch(full, replay, cut: dt.date) -> int:

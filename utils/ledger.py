@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+
+from utils import delta_io
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +153,8 @@ class RunLedger:
         self.records_dir = self.path.parent / "run_records"
 
     def append(self, record: RunRecord) -> None:
-        table = pa.Table.from_pylist([record.to_row()], schema=SCHEMA)
-        # schema_mode merge: ledgers written by older versions gain the new fields
-        write_deltalake(str(self.path), table, mode="append", schema_mode="merge")
+        # merge: ledgers written by older versions gain the new fields
+        delta_io.append_rows(self.path, [record.to_row()], SCHEMA, merge_schema=True)
         if record.status != "running":
             self.records_dir.mkdir(parents=True, exist_ok=True)
             self.record_path(record.run_id).write_text(
@@ -166,9 +166,7 @@ class RunLedger:
 
     def latest_runs(self) -> list[dict[str, Any]]:
         """The last row of every run, oldest run first."""
-        if not DeltaTable.is_deltatable(str(self.path)):
-            return []
-        rows = pa.table(DeltaTable(str(self.path)).to_pyarrow_table()).to_pylist()
+        rows = delta_io.read_rows(self.path)
         last: dict[str, dict[str, Any]] = {}
         for row in sorted(rows, key=lambda r: (r["started_at"], r["ended_at"] is not None, r["ended_at"] or r["started_at"])):
             last[row["run_id"]] = row

@@ -159,23 +159,15 @@ def run_pipeline(
     build = Build(config, options, datamart, ledger, record, get_spark, progress)
     pending: list[PendingWrite] = []
     try:
-        bronze_views: dict[str, delta_io.TableView] = {}
         if "bronze" in options.layers:
             pending += build_bronze(build, files)
-            bronze_views = {p.output.table.split("/", 1)[1]: p.staged.view() for p in pending}
         if "silver" in options.layers:
             from utils.pii import load_key
 
             key = options.pii_key or load_key(datamart.root, None)
-            bronze_fps = {o.table: o.fingerprint for o in record.outputs if o.layer == "bronze"}
-            bronze_fps |= {p.output.table: p.output.fingerprint for p in pending}
-            pending += build_silver(build, key, bronze_views, bronze_fps)
+            pending += build_silver(build, key, *_upstream(record, pending, "bronze"))
         if "gold" in options.layers:
-            silver_views = {p.output.table.split("/", 1)[1]: p.staged.view()
-                            for p in pending if p.output.layer == "silver"}
-            silver_fps = {o.table: o.fingerprint for o in record.outputs if o.layer == "silver"}
-            silver_fps |= {p.output.table: p.output.fingerprint for p in pending if p.output.layer == "silver"}
-            pending += build_gold(build, silver_views, silver_fps)
+            pending += build_gold(build, *_upstream(record, pending, "silver"))
         # every layer passed its checks: make the new versions visible, upstream first
         while pending:
             pending[0].commit()
@@ -194,6 +186,18 @@ def run_pipeline(
     record.ended_at = dt.datetime.now(dt.timezone.utc)
     ledger.append(record)
     return record
+
+
+def _upstream(
+    record: RunRecord, pending: list[PendingWrite], layer: str
+) -> tuple[dict[str, delta_io.TableView], dict[str, str]]:
+    """What this run leaves in `layer` for the next one: views of its staged tables (by
+    name without the layer) and the fingerprints of all its tables, staged or skipped."""
+    staged = [p for p in pending if p.output.layer == layer]
+    views = {p.output.table.split("/", 1)[1]: p.staged.view() for p in staged}
+    fingerprints = {o.table: o.fingerprint for o in record.outputs if o.layer == layer}
+    fingerprints |= {p.output.table: p.output.fingerprint for p in staged}
+    return views, fingerprints
 
 
 def partitions_in_range(path: Path, start: dt.date | None, end: dt.date | None) -> list[dt.date]:
@@ -249,16 +253,11 @@ def build_bronze(build: Build, files: Iterable[bronze.SourceFile]) -> list[Pendi
         ranged = options.start is not None or options.end is not None
         if ranged:
             df = bronze.restrict_to_range(df, options.start, options.end)
-            replace = [None, *partitions_in_range(table_path, options.start, options.end)]
-            staged = delta_io.stage_table(
-                df, table_path, mode="overwrite_partitions", partitions=replace,
-                metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
-            )
-        else:
-            staged = delta_io.stage_table(
-                df, table_path, mode="overwrite",
-                metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
-            )
+        staged = delta_io.stage_table(
+            df, table_path, mode="overwrite_partitions" if ranged else "overwrite",
+            partitions=[None, *partitions_in_range(table_path, options.start, options.end)] if ranged else None,
+            metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
+        )
         null_rows = staged.partitions.get(f"{bronze.PARTITION_COLUMN}={delta_io.NULL_PARTITION}", 0)
         if null_rows:
             logger.warning(
@@ -407,7 +406,6 @@ def build_silver(
         for t in todo:
             began = time.perf_counter()
             source = config.sources[t.source]
-            bronze_path = datamart.table("bronze", t.source)
             silver_path = datamart.table("silver", t.name)
             bronze_counts[t.name] = bronze_views[t.source].partitions()
             scope = _scope(bronze_counts[t.name], silver_path, options, replay_scopes.get(t.name) if options.replay_quarantine else None)
@@ -609,7 +607,8 @@ def build_gold(
         last = min(d for d in (options.end, cut) if d is not None) if (options.end or cut) else None
         return df if last is None else df.where(F.col("snapshot_date") <= F.lit(last))
 
-    def build(cut=None):
+    def assemble(cut=None):
+        """Feature and label rows from silver, as of `cut` (None: everything)."""
         loans = silver(spec.population_table, cut)
         population = gold.build_population(loans, spec)
         if options.start is not None:
@@ -627,7 +626,7 @@ def build_gold(
     persisted = []
     staged: dict[str, delta_io.StagedWrite] = {}
     try:
-        features, labels = build()
+        features, labels = assemble()
         features = features.persist(StorageLevel.MEMORY_AND_DISK)
         labels = labels.persist(StorageLevel.MEMORY_AND_DISK)
         persisted += [features, labels]
@@ -645,7 +644,7 @@ def build_gold(
         # (a) replay: gold <= cut from data <= cut equals the full build <= cut
         if spec.replay_cut:
             cut = dt.date.fromisoformat(spec.replay_cut)
-            cut_features, cut_labels = build(cut)
+            cut_features, cut_labels = assemble(cut)
             for name, full, replay in (("gold/feature_store", features, cut_features),
                                        ("gold/label_store", labels, cut_labels)):
                 mismatch = leakage.replay_mismatch(full, replay, cut)
@@ -670,13 +669,11 @@ def build_gold(
 
         ranged = options.start is not None or options.end is not None
         for name, frame in (("feature_store", features), ("label_store", labels)):
-            if ranged:
-                replace = partitions_in_range(paths[name], options.start, options.end)
-                staged[name] = delta_io.stage_table(frame, paths[name], mode="overwrite_partitions",
-                                                    partitions=replace, metadata={"run_id": record.run_id})
-            else:
-                staged[name] = delta_io.stage_table(frame, paths[name], mode="overwrite",
-                                                    metadata={"run_id": record.run_id})
+            staged[name] = delta_io.stage_table(
+                frame, paths[name], mode="overwrite_partitions" if ranged else "overwrite",
+                partitions=partitions_in_range(paths[name], options.start, options.end) if ranged else None,
+                metadata={"run_id": record.run_id},
+            )
         progress.advance("write")
     except BaseException:
         for write in staged.values():
@@ -688,19 +685,14 @@ def build_gold(
         progress.stop()
 
     seconds = time.perf_counter() - began
-    pending = []
-    for name in names:
-        output = OutputRecord("gold", f"gold/{name}", str(paths[name]), None, staged[name].rows, 0, 0,
-                              len(staged[name].partitions), 0, seconds, "staged", fp)
+    def report(out: OutputRecord) -> None:
+        logger.info("%s: %d rows in %d partitions -> version %s", out.table, out.rows_written,
+                    out.partitions_written, out.version)
+        if out.table == "gold/label_store":  # the last gold commit: record the guards that passed
+            leakage.append(datamart.root / "_meta" / "leakage", results)
 
-        def report(out: OutputRecord) -> None:
-            logger.info("%s: %d rows in %d partitions -> version %s", out.table, out.rows_written,
-                        out.partitions_written, out.version)
-
-        pending.append(PendingWrite(staged[name], output, report))
-
-    def record_guards(out: OutputRecord) -> None:
-        leakage.append(datamart.root / "_meta" / "leakage", results)
-
-    pending[-1].after_commit = lambda out, first=pending[-1].after_commit: (first(out), record_guards(out))
-    return pending
+    return [
+        PendingWrite(staged[name], OutputRecord("gold", f"gold/{name}", str(paths[name]), None, staged[name].rows,
+                                                0, 0, len(staged[name].partitions), 0, seconds, "staged", fp), report)
+        for name in names
+    ]

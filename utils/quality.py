@@ -14,7 +14,8 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+
+from utils import delta_io
 
 QUALITY_SCHEMA = pa.schema([
     ("run_id", pa.string()),
@@ -49,16 +50,12 @@ class AccountingError(RuntimeError):
 
 
 def append(path: Path, rows: list[dict], schema: pa.Schema) -> None:
-    if rows:
-        write_deltalake(str(path), pa.Table.from_pylist(rows, schema=schema), mode="append")
+    delta_io.append_rows(path, rows, schema)
 
 
 def read(path: Path, run_id: str | None = None) -> list[dict]:
     """Rows of a `_meta` table (all runs, or one)."""
-    if not DeltaTable.is_deltatable(str(path)):
-        return []
-    rows = pa.table(DeltaTable(str(path)).to_pyarrow_table()).to_pylist()
-    return [r for r in rows if run_id is None or r["run_id"] == run_id]
+    return [r for r in delta_io.read_rows(path) if run_id is None or r["run_id"] == run_id]
 
 
 def now() -> dt.datetime:

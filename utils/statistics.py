@@ -19,7 +19,8 @@ import logging
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+
+from utils import delta_io
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,7 @@ def stat_id(table: str, column: str, method: str, params: dict, window: tuple[st
 
 def load(path: Path) -> dict[str, dict]:
     """Stored statistics by stat_id."""
-    if not DeltaTable.is_deltatable(str(path)):
-        return {}
-    rows = pa.table(DeltaTable(str(path)).to_pyarrow_table()).to_pylist()
-    return {r["stat_id"]: r for r in rows}
+    return {r["stat_id"]: r for r in delta_io.read_rows(path)}
 
 
 def fit_tukey_bounds(
@@ -96,6 +94,6 @@ def fit_tukey_bounds(
             })
             logger.info("silver/%s: fitted %s bounds [%.4g, %.4g] on %d values (%s..%s)",
                         table, c, q1 - k * iqr, q3 + k * iqr, counts[c], window[0], window[1])
-        write_deltalake(str(path), pa.Table.from_pylist(rows, schema=SCHEMA), mode="append")
+        delta_io.append_rows(path, rows, SCHEMA)
         stored = load(path)
     return {c: (stored[ids[c]]["lower"], stored[ids[c]]["upper"]) for c in columns}
