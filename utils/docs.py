@@ -1,0 +1,533 @@
+"""Generated documentation: the feature catalogue and the source tables, from the YAML.
+
+    python -m utils.docs [--config conf/loan_default.yaml] [--out docs/feature_catalogue.md]
+                         [--formulation docs/problem_formulation.md] [--datamart DIR] [--check]
+
+Writes (or, with ``--check``, compares against what is committed):
+
+- ``docs/feature_catalogue.md``: every label definition and every feature of the domain's
+  ``gold`` section after ``for_each`` expansion (:func:`utils.config.load_config`), with
+  its description, source, silver table, cutoff, transformation and version;
+- the block between ``<!-- generated:sources:start -->`` and
+  ``<!-- generated:sources:end -->`` of ``docs/problem_formulation.md``: one table per
+  declared source (raw column, silver column, type, cleaning and checks) and the rules of
+  each silver table.
+
+Version of a feature (or label): ``v<declared>-<hash>``. ``<declared>`` is the optional
+``version:`` key of the YAML entry (1 when absent); ``<hash>`` is the first 8 hex digits
+of the SHA-256 of everything that decides the feature's values: name, gold source, silver
+table, cutoff, expr or aggregate/column/months, and the declared version (for a label:
+dpd and mob). A change to any of these in the YAML changes the version; a change to the
+description alone does not. Cleaning of the underlying silver column is not part of it
+(the run fingerprints and the config hash cover that).
+
+``--datamart DIR`` appends a data section (null rate and months with data per feature,
+read from ``gold/feature_store`` with ``deltalake``; no Spark). ``--check`` ignores that
+section, so a catalogue written with or without a datamart checks the same. ``--check``
+exits 1 naming each out-of-date file and how to regenerate it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from utils.config import (
+    PROJECT_ROOT,
+    ColumnSpec,
+    DomainConfig,
+    FeatureDef,
+    GoldSpec,
+    LabelDef,
+    load_config,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = PROJECT_ROOT / "conf" / "loan_default.yaml"
+DEFAULT_OUT = PROJECT_ROOT / "docs" / "feature_catalogue.md"
+DEFAULT_FORMULATION = PROJECT_ROOT / "docs" / "problem_formulation.md"
+DATA_MARKER = "<!-- data section: written with --datamart, ignored by --check -->"
+SOURCES_BLOCK = "sources"
+
+
+class DocsError(RuntimeError):
+    """The documentation cannot be generated or checked (message is one line)."""
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def _short_hash(body: object) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def feature_definition(feature: FeatureDef, spec: GoldSpec) -> dict:
+    """Everything that decides a feature's values (what its version hashes)."""
+    table, cutoff = spec.sources[feature.source]
+    return {
+        "name": feature.name, "source": feature.source, "table": table, "cutoff": cutoff,
+        "expr": feature.expr, "aggregate": feature.aggregate, "column": feature.column,
+        "months": feature.months, "version": feature.version,
+    }
+
+
+def feature_version(feature: FeatureDef, spec: GoldSpec) -> str:
+    """``v<declared version>-<8 hex digits of the definition's hash>``."""
+    return f"v{feature.version}-{_short_hash(feature_definition(feature, spec))}"
+
+
+def label_version(label: LabelDef) -> str:
+    """``v1-<hash of dpd and mob>`` (labels have no declared version)."""
+    return f"v1-{_short_hash({'label_def': label.name, 'dpd': label.dpd, 'mob': label.mob})}"
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def _cell(text: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("\n", " ").replace("|", "\\|")
+
+
+def _code(text: object) -> str:
+    body = str(text)
+    fence = "``" if "`" in body else "`"
+    return f"{fence}{body}{fence}" if fence == "`" else f"`` {body} ``"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _usable_rule(cutoff: str) -> str:
+    return "snapshot_date <= D" if cutoff == "<=" else "snapshot_date < D"
+
+
+def transformation(feature: FeatureDef, spec: GoldSpec) -> str:
+    """The feature's computation for feature row (customer, D), in words. "Usable rows"
+    are the customer's rows of the source's silver table whose snapshot_date passes the
+    source's cutoff; "the as-of row" is the latest of them."""
+    if feature.expr is not None:
+        return f"{_code(feature.expr)} on the as-of row"
+    col = _code(feature.column) if feature.column else ""
+    window = f"usable rows with months_between(D, snapshot_date) < {feature.months}"
+    if feature.aggregate == "months":
+        return "count of usable rows"
+    if feature.aggregate == "last":
+        return f"{col} of the latest usable row"
+    if feature.aggregate == "mean":
+        return f"mean of {col} over {window} (nulls skipped)"
+    if feature.aggregate == "slope":
+        return (f"least-squares slope of {col} on the month index (0 at D, -1 the month before, ...) over "
+                f"{window}; null with fewer than 2 values")
+    raise DocsError(f"feature {feature.name}: unknown aggregate {feature.aggregate!r}")
+
+
+def _column_recipe(c: ColumnSpec) -> str:
+    """The cleaning and checks of one silver column, in the order they apply."""
+    steps = []
+    if not c.trim:
+        steps.append("no trim")
+    if c.null_tokens:
+        steps.append("null tokens " + ", ".join(_code(t) for t in c.null_tokens))
+    if c.strip:
+        steps.append(f"strip {_code(c.strip)}")
+    if c.mapping is not None:
+        steps.append("map " + ", ".join(f"{k} -> {'null' if v is None else v}" for k, v in c.mapping.items()))
+    if c.parse:
+        steps.append(f"parse {c.parse}")
+    if c.type == "date":
+        steps.append("date formats " + ", ".join(c.date_formats))
+    if c.valid_range is not None:
+        lo, hi = ("-inf" if c.valid_range[0] is None else f"{c.valid_range[0]:g}",
+                  "inf" if c.valid_range[1] is None else f"{c.valid_range[1]:g}")
+        steps.append(f"valid range [{lo}, {hi}]")
+    if c.fit_k is not None:
+        steps.append(f"fitted Tukey fences k={c.fit_k:g}")
+    if c.pattern:
+        steps.append(f"pattern {_code(c.pattern)}")
+    if c.vocabulary:
+        steps.append(f"vocabulary of {len(c.vocabulary)} values")
+    if c.mask:
+        steps.append(f"mask {c.mask}")
+    if c.validated:
+        steps.append(("unusable -> row quarantined" if c.on_invalid == "quarantine" else "unusable -> null")
+                     + f", flag {_code(c.flag_column)}")
+    return "; ".join(steps) or "trim only"
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def _header(config_path: Path, command: str) -> list[str]:
+    return [
+        f"<!-- Generated by `{command}` from {_relative(config_path)}; do not edit by hand. -->",
+        "",
+    ]
+
+
+def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> str:
+    """The feature catalogue as Markdown (definition part only, no data)."""
+    spec = config.gold
+    if spec is None:
+        raise DocsError(f"{config.file}: no gold section, so no features to document")
+    path = Path(config_path or config.file)
+    rel = _relative(path)
+    out = _header(path, "python -m utils.docs")
+    out += [
+        f"# Feature catalogue: {config.domain}",
+        "",
+        (f"Generated from `{rel}` (config hash `{config.config_hash}`, the `config_hash` that every run "
+        "records in `_meta/runs`) by `python -m utils.docs`, **without a datamart**: everything below "
+        "comes from the YAML alone, so the file is reproducible from a clean checkout. "
+        "`python -m utils.docs --check` fails when it is out of date with the YAML; "
+        "`python -m utils.docs --datamart DIR` appends null rates per feature from a built datamart."),
+        "",
+        *([f"Domain: {config.description}", ""] if config.description else []),
+        "## How to read this",
+        "",
+        "- **D** is the feature row's `snapshot_date`: the month the customer applies for a loan.",
+        ("- **Usable rows** of a feature row (customer, D) are that customer's rows of the source's silver "
+        "table whose own `snapshot_date` passes the source's cutoff (`<= D`, or `< D` for a source whose "
+        "month-D data lands after the decision); the **as-of row** is the latest usable row. "
+        "Sources with `expr` features are joined as of D; sources with `aggregate` features are "
+        "aggregated over their usable rows. Nothing dated after the cutoff is ever read."),
+        ("- **Version** `v<n>-<hash>`: `<n>` is the entry's optional `version:` key in the YAML (1 when "
+        "absent); `<hash>` is the first 8 hex digits of the SHA-256 of the definition: name, gold source, "
+        "silver table, cutoff, `expr` or `aggregate`/`column`/`months`, and `<n>`. Changing any of these "
+        "in the YAML changes the version; rewording the description does not. The cleaning of the "
+        "underlying silver column is not part of it (the run fingerprints and the config hash cover that). "
+        "Labels hash their `dpd` and `mob`."),
+        "- Entries written once with `for_each` in the YAML appear here expanded, one row each.",
+        "",
+        "## Population and point-in-time sources",
+        "",
+        f"One feature row per (`{spec.entity}`, D) of silver/{spec.population_table}"
+        + (f" rows with `{spec.population_where}`" if spec.population_where else "")
+        + f". {_cell(spec.raw.get('population', {}).get('description', ''))}",
+        "",
+        "| gold source | silver table | usable rows for D | features | kind |",
+        "|---|---|---|---:|---|",
+    ]
+    for name, (table, cutoff) in spec.sources.items():
+        feats = [f for f in spec.features if f.source == name]
+        kind = "window aggregates" if any(f.aggregate for f in feats) else "as-of join (latest usable row)"
+        out.append(f"| {name} | silver/{table} | {_usable_rule(cutoff)} | {len(feats)} | {kind} |")
+    out += [
+        "",
+        (f"Leakage settings: replay cut `{spec.replay_cut}`, single-feature AUC alarm above "
+        f"{spec.max_single_feature_auc:g}."),
+        "",
+        f"## Labels (gold/label_store, {len(spec.labels)})",
+        "",
+        "| label_def | description | definition | feature row | version |",
+        "|---|---|---|---|---|",
+    ]
+    for label in spec.labels:
+        definition = (
+            f"loan-month row at installment_num = {label.mob}; installments missed = ceil(overdue_amt / due_amt) "
+            f"(0 when due_amt = 0); dpd = days from (snapshot_date - missed months) to snapshot_date "
+            f"(0 when overdue_amt = 0); label = 1 when dpd >= {label.dpd}"
+        )
+        out.append(
+            f"| `{label.name}` | {_cell(label.description)} | {_cell(definition)} | "
+            f"feature_snapshot_date = snapshot_date - {label.mob} months | `{label_version(label)}` |"
+        )
+    out += ["", f"## Features (gold/feature_store, {len(spec.features)})", ""]
+    for name, (table, cutoff) in spec.sources.items():
+        feats = [f for f in spec.features if f.source == name]
+        if not feats:
+            continue
+        out += [
+            f"### {name} (silver/{table}, {_usable_rule(cutoff)}, {len(feats)} features)",
+            "",
+            "| name | description | transformation | version |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | `{feature_version(f, spec)}` |"
+            for f in feats
+        ]
+        out.append("")
+    out += [
+        "## Lineage columns of gold/feature_store",
+        "",
+        "Not features (`training_set()` leaves them out by default); written per gold source:",
+        "",
+        "| column | meaning |",
+        "|---|---|",
+    ]
+    for name in spec.sources:
+        out.append(f"| `has_{name}` | 1 when at least one usable {name} row existed for (customer, D), else 0 |")
+        out.append(f"| `_asof_{name}` | snapshot_date of the latest {name} row read (null when none) |")
+    out.append("")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def render_sources(config: DomainConfig) -> str:
+    """One table per declared source (raw column -> silver column, type, cleaning) and the
+    declared rules of each silver table, as Markdown."""
+    out = []
+    for name, source in config.sources.items():
+        tables = [t for t in config.silver.values() if t.source == name]
+        by_raw = {c.source_column: (t, c) for t in tables for c in t.columns}
+        out += [
+            f"#### {name} (`{source.path}`)",
+            "",
+            _cell(source.description),
+            "",
+            (f"Date column `{source.date_column}` (formats {', '.join(source.date_formats)}) -> partition "
+            f"`snapshot_date`; keys {', '.join(f'`{k}`' for k in source.keys) or 'none'}; silver table(s): "
+            f"{', '.join(f'silver/{t.name}' for t in tables) or 'none'}."),
+            "",
+            "| raw column | silver column | type | cleaning and checks |",
+            "|---|---|---|---|",
+        ]
+        for raw in source.required_columns:
+            if raw in source.personal_data and raw not in by_raw:
+                out.append(f"| {raw} | - | - | personal data: never leaves bronze |")
+            elif raw == source.date_column and raw not in by_raw:
+                out.append(f"| {raw} | snapshot_date | date | partition column (parsed in bronze) |")
+            elif raw in by_raw:
+                t, c = by_raw[raw]
+                note = _column_recipe(c)
+                if raw in source.personal_data:
+                    note = f"personal data; {note}"
+                if c.description:
+                    note = f"{note}. {c.description}"
+                out.append(f"| {raw} | {t.name}.{c.name} | {c.type} | {_cell(note)} |")
+            else:
+                out.append(f"| {raw} | - | - | bronze only |")
+        out.append("")
+        for t in tables:
+            if not t.rules:
+                continue
+            out += [(f"Rules of silver/{t.name} (besides the built-in well_formed_row and valid_snapshot_date, "
+                    "and one per validated column):"), "",
+                    "| rule | severity | kind | definition |", "|---|---|---|---|"]
+            for r in t.rules:
+                if r.check:
+                    kind, body = "check", _code(r.check)
+                elif r.unique:
+                    kind, body = "unique", ", ".join(r.unique)
+                else:
+                    kind, body = "references", f"silver/{r.references[0]} ({', '.join(r.references[1])})"
+                out.append(f"| {r.name} | {r.severity} | {kind} | {_cell(body)} |")
+            out.append("")
+    return "\n".join(out)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- generated:{name}:start -->", f"<!-- generated:{name}:end -->"
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """`text` with the generated block `name` replaced by `content`."""
+    start, end = _markers(name)
+    if start not in text or end not in text:
+        raise DocsError(f"no generated block {name!r} ({start} ... {end})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content.rstrip()}\n{end}{tail}"
+
+
+# --------------------------------------------------------------------------- data section
+
+
+def feature_coverage(datamart: str | Path, features: Iterable[str], version: int | None = None) -> dict:
+    """Null rate and months with data per feature in ``gold/feature_store`` (deltalake,
+    no Spark), batch by batch. Returns ``{"version", "rows", "months", "features":
+    {name: {"nulls", "null_rate", "months_with_data"}}}``; features missing from the
+    table get None values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    from utils import delta_io
+
+    path = Path(datamart) / "gold" / "feature_store"
+    if not delta_io.table_exists(path):
+        raise DocsError(f"no gold/feature_store in {datamart}; build it with `python main.py --datamart {datamart}`")
+    table = DeltaTable(str(path), version=version)
+    dataset = table.to_pyarrow_dataset()
+    names = list(features)
+    present = [n for n in names if n in dataset.schema.names]
+    rows_per_month: dict = {}
+    nulls_per_month: dict = {n: {} for n in present}
+    for batch in dataset.to_batches(columns=["snapshot_date", *present]):
+        if batch.num_rows == 0:
+            continue
+        grouped = pa.Table.from_batches([batch]).group_by("snapshot_date").aggregate(
+            [([], "count_all")] + [(n, "count", pc.CountOptions(mode="only_null")) for n in present]
+        ).to_pylist()
+        for g in grouped:
+            month = g["snapshot_date"]
+            rows_per_month[month] = rows_per_month.get(month, 0) + g["count_all"]
+            for n in present:
+                nulls_per_month[n][month] = nulls_per_month[n].get(month, 0) + g[f"{n}_count"]
+    total = sum(rows_per_month.values())
+    result = {"version": table.version(), "rows": total, "months": len(rows_per_month), "features": {}}
+    for n in names:
+        if n not in nulls_per_month:
+            result["features"][n] = {"nulls": None, "null_rate": None, "months_with_data": None}
+            continue
+        nulls = sum(nulls_per_month[n].values())
+        result["features"][n] = {
+            "nulls": nulls,
+            "null_rate": nulls / total if total else None,
+            "months_with_data": sum(1 for m, r in rows_per_month.items() if nulls_per_month[n].get(m, 0) < r),
+        }
+    return result
+
+
+def render_data_section(config: DomainConfig, datamart: str | Path, version: int | None = None) -> str:
+    """The data section: null rate and months with data per feature, from a datamart."""
+    names = [f.name for f in config.gold.features]
+    cov = feature_coverage(datamart, names, version)
+    out = [
+        DATA_MARKER,
+        "",
+        "## Coverage in a built datamart",
+        "",
+        (f"From `{datamart}` gold/feature_store version {cov['version']}: {cov['rows']:,} feature rows in "
+        f"{cov['months']} months. Null rate = share of feature rows where "
+        "the feature is null; months with data = months (of those) with at least one non-null value."),
+        "",
+        "| name | null rate | months with data |",
+        "|---|---:|---:|",
+    ]
+    for n in names:
+        f = cov["features"][n]
+        if f["nulls"] is None:
+            out.append(f"| `{n}` | not in the table | - |")
+        else:
+            rate = "-" if f["null_rate"] is None else f"{100 * f['null_rate']:.1f} %"
+            out.append(f"| `{n}` | {rate} | {f['months_with_data']} / {cov['months']} |")
+    out.append("")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- check and write
+
+
+def definition_part(text: str) -> str:
+    """The catalogue without its data section (what --check compares)."""
+    return text.split(DATA_MARKER, 1)[0].rstrip() + "\n"
+
+
+def catalogue_text(config: DomainConfig, config_path: Path | None = None, datamart: str | Path | None = None,
+                   version: int | None = None) -> str:
+    text = render_catalogue(config, config_path).rstrip() + "\n"
+    if datamart is not None:
+        text += "\n" + render_data_section(config, datamart, version)
+    return text
+
+
+def check(config: DomainConfig, out: Path, formulation: Path | None = None,
+          config_path: Path | None = None) -> list[str]:
+    """Problems of the committed files against the YAML: [] when up to date."""
+    problems = []
+    regenerate = f"python -m utils.docs --config {_relative(config_path or config.file)}"
+    expected = definition_part(render_catalogue(config, config_path))
+    if not out.is_file():
+        problems.append(f"{_relative(out)} is missing; run `{regenerate} --out {_relative(out)}`")
+    elif definition_part(out.read_text(encoding="utf-8")) != expected:
+        problems.append(f"{_relative(out)} is out of date with {_relative(config_path or config.file)}; "
+                        f"run `{regenerate} --out {_relative(out)}` and commit it")
+    if formulation is not None and formulation.is_file():
+        text = formulation.read_text(encoding="utf-8")
+        try:
+            fresh = replace_block(text, SOURCES_BLOCK, render_sources(config))
+        except DocsError as exc:
+            problems.append(f"{_relative(formulation)}: {exc}")
+        else:
+            if fresh != text:
+                problems.append(f"{_relative(formulation)}: the generated sources block is out of date; "
+                                f"run `{regenerate}` and commit it")
+    return problems
+
+
+def write(config: DomainConfig, out: Path, formulation: Path | None = None, config_path: Path | None = None,
+          datamart: str | Path | None = None, version: int | None = None) -> list[Path]:
+    """Write the catalogue (and refresh the sources block of `formulation` when that file
+    exists); returns the files changed."""
+    changed = []
+    text = catalogue_text(config, config_path, datamart, version)
+    if not out.is_file() or out.read_text(encoding="utf-8") != text:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        changed.append(out)
+    if formulation is not None and formulation.is_file():
+        old = formulation.read_text(encoding="utf-8")
+        new = replace_block(old, SOURCES_BLOCK, render_sources(config))
+        if new != old:
+            formulation.write_text(new, encoding="utf-8")
+            changed.append(formulation)
+    for path in changed:
+        logger.debug("wrote %s", path)
+    return changed
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m utils.docs",
+        description="Generate the feature catalogue (and the source tables of the problem formulation) "
+                    "from the domain YAML, or check that the committed ones are up to date.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="domain configuration file")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="feature catalogue to write or check")
+    p.add_argument("--formulation", type=Path, default=DEFAULT_FORMULATION,
+                   help="Markdown file whose generated sources block is refreshed or checked (skipped when absent)")
+    p.add_argument("--datamart", type=Path, default=None,
+                   help="add null rate and months with data per feature from <datamart>/gold/feature_store")
+    p.add_argument("--version", type=int, default=None, help="gold/feature_store version for --datamart")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a file is out of date with the configuration")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """0: written or up to date; 1: out of date (--check) or cannot generate; 2: wrong options."""
+    from utils.config import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version is not None and args.datamart is None:
+        parser.error("--version needs --datamart")
+    formulation = args.formulation if args.formulation.is_file() else None
+    try:
+        config = load_config(path=args.config)
+        if args.check:
+            problems = check(config, args.out, formulation, args.config)
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+            if not problems:
+                print("up to date: " + ", ".join(_relative(p) for p in (args.out, formulation) if p is not None))
+            return 1 if problems else 0
+        changed = write(config, args.out, formulation, args.config, args.datamart, args.version)
+    except (DocsError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("wrote " + ", ".join(_relative(p) for p in changed) if changed else "unchanged: " + _relative(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(main())
