@@ -307,7 +307,7 @@ class DeckFacts:
     datamart: Path
     title: str
     description: str
-    config_file: str
+    config_file: str  # where the configuration came from (see run_config)
     config_matches_run: bool
     run: RunFacts
     sources: tuple[SourceFacts, ...]
@@ -411,6 +411,55 @@ def _load_config(options: dict[str, Any], domain: str) -> DomainConfig:
     if path:
         logger.warning("the run's configuration %s is gone; using conf/%s.yaml", path, domain)
     return load_config(domain)
+
+
+def _config_at_version(config: DomainConfig, code_version: str) -> DomainConfig | None:
+    """The same configuration file as committed at the run's code version (``git show``),
+    or None when git, the commit or the file is not there."""
+    import subprocess
+    import tempfile
+
+    sha = code_version.removesuffix("-dirty")
+    try:
+        rel = config.file.resolve().relative_to(PROJECT_ROOT)
+        text = subprocess.run(["git", "show", f"{sha}:{rel.as_posix()}"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=10, check=True).stdout
+    except (ValueError, OSError, subprocess.SubprocessError) as exc:
+        logger.debug("no configuration at %s: %s", sha, exc)
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / config.file.name
+        file.write_text(text, encoding="utf-8")
+        try:
+            old = load_config(config.domain, path=file)
+        except ConfigError as exc:
+            logger.debug("configuration at %s does not load: %s", sha, exc)
+            return None
+    return old
+
+
+def run_config(options: dict[str, Any], domain: str, config_hash: str, code_version: str) -> tuple[DomainConfig, str]:
+    """(the configuration of the run, where it came from): the run's file when its hash
+    still matches, else that file as committed at the run's code version when that one
+    matches, else the current file (with a warning)."""
+    config = _load_config(options, domain)
+    where = _display_path(config.file)
+    if config.config_hash == config_hash:
+        return config, where
+    old = _config_at_version(config, code_version) if code_version else None
+    if old is not None and old.config_hash == config_hash:
+        logger.info("configuration %s changed since the run; using it as of git %s", config.file, code_version)
+        return old, f"{where} at git {code_version.removesuffix('-dirty')}"
+    logger.warning("configuration %s has changed since run (hash %s, run %s); descriptions and features come "
+                   "from the current file", config.file, config.config_hash, config_hash)
+    return config, f"{where} (changed since the run)"
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _view(path: Path, version: int | None) -> delta_io.TableView | None:
@@ -765,10 +814,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         inputs=tuple(record.get("inputs") or ()), outputs=tuple(record.get("outputs") or ()),
         record_path=record_path, runs_in_ledger=len(_runs(root)), successful_runs=len(upto),
     )
-    config = _load_config(options, run.domain or "loan_default")
-    if config.config_hash != run.config_hash:
-        logger.warning("configuration %s has changed since run %s (hash %s, run %s); descriptions and features "
-                       "come from the current file", config.file, run.run_id, config.config_hash, run.config_hash)
+    config, config_source = run_config(options, run.domain or "loan_default", run.config_hash, run.code_version)
     versions = table_versions(upto)
     tables = gather_tables(root, config, versions)
     store = next((t for t in tables if t.name == FEATURE_STORE), None)
@@ -781,7 +827,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         datamart=root,
         title=f"Lakehouse for ML: {config.domain.replace('_', ' ')}",
         description=config.description,
-        config_file=str(config.file),
+        config_file=config_source,
         config_matches_run=config.config_hash == run.config_hash,
         run=run,
         sources=tuple(gather_sources(config, run, tables, features)),
@@ -952,6 +998,12 @@ class Slide:
         (a, b), (c, d) = self._xy(x0, y), self._xy(x1, y)
         self.fig.add_artist(Line2D([a, c], [b, d], color=color, linewidth=width, transform=self.fig.transFigure))
 
+    def line(self, x0: float, y0: float, x1: float, y1: float, *, color: str = GREY_LIGHT, width: float = 0.8) -> None:
+        from matplotlib.lines import Line2D
+
+        (a, b), (c, d) = self._xy(x0, y0), self._xy(x1, y1)
+        self.fig.add_artist(Line2D([a, c], [b, d], color=color, linewidth=width, transform=self.fig.transFigure))
+
     def box(self, x: float, y: float, w: float, h: float, *, fill: str = "white", edge: str = GREY_LIGHT,
             lw: float = 1.0, radius: float = 0.06, dashed: bool = False) -> None:
         from matplotlib.patches import FancyBboxPatch
@@ -988,14 +1040,21 @@ class Slide:
         aligns = aligns or ["left"] * len(widths)
         lh = line_height(size)
 
+        half = 0.1  # half the gutter between columns; none at the table's outer edges
+        last = len(widths) - 1
+
+        def inner(i: int, w: float) -> tuple[float, float]:
+            return (half if i else 0.0), (half if i < last else 0.0)
+
         def cells(values, weight):
-            return [wrap(str(v), w - 0.12, size, weight=weight) for v, w in zip(values, widths)]
+            return [wrap(str(v), w - sum(inner(i, w)), size, weight=weight) for i, (v, w) in enumerate(zip(values, widths))]
 
         def draw(values, top, weight, color, first_weight):
             lines = cells(values, weight)
             cx = x
             for i, (cell, w, al) in enumerate(zip(lines, widths, aligns)):
-                tx = cx + w - 0.06 if al == "right" else cx
+                lpad, rpad = inner(i, w)
+                tx = cx + w - rpad if al == "right" else cx + lpad
                 self.text(tx, top + pad, "\n".join(cell), size=size, color=color, ha=al,
                           weight=first_weight if i == 0 else weight)
                 cx += w
@@ -1100,11 +1159,11 @@ def slide_architecture(f: DeckFacts) -> Slide:
     gap = 0.42
     cw = (CONTENT_W - gap * 4) / 5
 
-    def fit(name: str) -> str:  # the file name, or its stem when the box is too narrow
-        return name if text_width(name, SMALL, weight="bold") <= cw - 0.2 else Path(name).stem
-
+    # file names, or all stems when one name is too wide for its box
+    fits = all(text_width(src.file, SMALL, weight="bold") <= cw - 0.2 for src in f.sources)
     columns = [
-        ("landing: CSV files", [(fit(src.file), mb(src.bytes), False) for src in f.sources]),
+        ("landing: CSV files", [(src.file if fits else Path(src.file).stem, mb(src.bytes), False)
+                                for src in f.sources]),
         ("bronze: raw as text", [(_short_table(t.name), f"{n(t.rows)} rows", False) for t in by_layer["bronze"]]),
         ("silver: typed, checked", [(_short_table(t.name), f"{n(t.rows)} rows", t.name == QUARANTINE and t.rows > 0)
                                     for t in by_layer["silver"]]),
@@ -1203,7 +1262,7 @@ def headline_tables(f: DeckFacts) -> str:
 def slide_tables(f: DeckFacts) -> Slide:
     s = Slide("Tables per layer", headline_tables(f))
     header = ["Table", "Grain", "Key", "Partitions", "Rows", "Version"]
-    widths = [2.6, 3.6, 2.35, 1.95, 0.95]
+    widths = [2.55, 3.6, 2.3, 1.9, 1.0]
     widths.append(CONTENT_W - sum(widths))
     rows, colors = [], []
     for t in f.tables:
@@ -1211,7 +1270,7 @@ def slide_tables(f: DeckFacts) -> Slide:
         span = f"{parts}: {_month(t.first_partition)}–{_month(t.last_partition)}" if parts else "0"
         rows.append([t.name, t.grain, ", ".join(t.keys), span, n(t.rows), "–" if t.version is None else str(t.version)])
         colors.append(ACCENT if t.name == QUARANTINE and t.rows else None)
-    y = s.table(MARGIN_X, CONTENT_TOP, widths, header, rows, size=SMALL,
+    y = s.table(MARGIN_X, CONTENT_TOP, widths, header, rows, size=SMALL, pad=0.05,
                 aligns=["left", "left", "left", "left", "right", "right"], row_colors=colors)
     q = f.table(QUARANTINE)
     qpart = f" silver/_quarantine by ({', '.join(q.partition_by)})." if q else ""
@@ -1306,13 +1365,12 @@ def slide_leakage(f: DeckFacts) -> Slide:
     s.rule(x0, x1, axis_y, color=GREY, width=1.2)
     for i, m in enumerate(months):
         mx = x0 + i * step
-        s.rule(mx, mx, axis_y - 0.05, color=GREY, width=1.0)
-        s.rule(mx, mx, axis_y + 0.05, color=GREY, width=1.0)
+        s.line(mx, axis_y - 0.05, mx, axis_y + 0.05, color=GREY, width=1.0)
         s.text(mx, axis_y + 0.12, "D" if m == 0 else f"D{m:+d}", size=SMALL, color=NAVY if m == 0 else GREY_DARK,
                ha="center", weight="bold" if m == 0 else "normal")
     d_x = x0 + 5 * step
     s.box(x0 - 0.12, axis_y - 0.6, d_x - x0 + 0.24, 0.4, fill=NAVY_TINT, edge=NAVY_TINT)
-    s.text(x0, axis_y - 0.52, "features: source rows dated ≤ D", size=SMALL, color=NAVY, weight="bold")
+    s.text(x0, axis_y - 0.52, "features: rows dated ≤ D", size=SMALL, color=NAVY, weight="bold")
     if label:
         lx = x0 + (5 + mob) * step
         s.box(lx - 0.12, axis_y - 0.6, 0.24, 0.4, fill=ACCENT, edge=ACCENT)
@@ -1321,7 +1379,7 @@ def slide_leakage(f: DeckFacts) -> Slide:
         s.arrow(lx, axis_y + 0.6, d_x, axis_y + 0.6, color=GREY_DARK, lw=1.2)
         s.text((lx + d_x) / 2, axis_y + 0.7, f"joined back {mob} months to its application", size=SMALL,
                color=GREY_DARK, ha="center")
-    cuts = ", ".join(f"{src} {cut} D" for src, (_, cut) in lk.cutoffs.items())
+    cuts = ", ".join(f"{src} {cut.replace('<=', '≤')} D" for src, (_, cut) in lk.cutoffs.items())
     items = [f"Cutoff per source (gold.sources): {cuts}." if cuts else "No gold sources declared.",
              "Each feature row records _asof_<source>, the latest source month it read; the cutoff guard "
              "re-checks them on every build."]
@@ -1375,9 +1433,11 @@ def slide_leakage(f: DeckFacts) -> Slide:
 def headline_features(f: DeckFacts) -> str:
     ft = f.features
     windows = sum(v for (src, kind), v in ft.by_source_kind.items() if kind != "as of D")
+    where = sorted({src for (src, kind) in ft.by_source_kind if kind != "as of D"})
     asof = ft.by_kind.get("as of D", 0)
-    return (f"{ft.total} features per application: {asof} read as of the month, {windows} window aggregates "
-            f"over clickstream history, all point in time")
+    over = f" over {' and '.join(where)} history" if where else ""
+    return (f"{ft.total} features per application: {asof} read as of the month, {windows} window aggregates"
+            f"{over}, all point in time")
 
 
 KIND_NAMES = {"as of D": "value as of D", "last": "latest month ≤ D", "mean": "mean over a window",
@@ -1387,7 +1447,7 @@ KIND_NAMES = {"as of D": "value as of D", "last": "latest month ≤ D", "mean": 
 def slide_features(f: DeckFacts) -> Slide:
     ft = f.features
     s = Slide("Features", headline_features(f))
-    x, w = grid(0, 5)
+    x, w = grid(0, 4)
     s.text(x, CONTENT_TOP, "Features by source and kind", size=SMALL, color=GREY_DARK, weight="bold")
     sources = list(ft.by_source)
     kinds = list(ft.by_kind)
@@ -1418,11 +1478,11 @@ def slide_features(f: DeckFacts) -> Slide:
         if ft.missing_in_store:
             store += f" Missing from the store: {', '.join(ft.missing_in_store)}."
         s.paragraph(x, ky + 0.2, store, w, size=SMALL, color=GREY_DARK)
-    rx, rw = grid(5, 7)
+    rx, rw = grid(4, 8)
     s.text(rx, CONTENT_TOP, "One example of each kind (declared in the YAML, no code)", size=SMALL, color=GREY_DARK,
            weight="bold")
     rows = [[name, src, KIND_NAMES.get(kind, kind), desc] for name, src, kind, desc in ft.examples]
-    s.table(rx, CONTENT_TOP + 0.35, [1.75, 1.15, 1.6, rw - 4.5], ["Feature", "Source", "Kind", "Description"], rows)
+    s.table(rx, CONTENT_TOP + 0.35, [2.0, 1.15, 1.85, rw - 5.0], ["Feature", "Source", "Kind", "Description"], rows)
     return s
 
 
@@ -1456,7 +1516,7 @@ def slide_model(f: DeckFacts) -> Slide:
     for name, r in sorted(m.models.items(), key=lambda kv: -kv[1]["auc"]):
         rows.append([_model_name(name) + (" (best)" if name == m.best_model else ""), f"{r['auc']:.3f}",
                      f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", f"{r['train_auc']:.3f}"])
-    y = s.table(x, CONTENT_TOP + 0.35, [w - 5.0, 1.0, 1.0, 1.0, 0.9, 1.1],
+    y = s.table(x, CONTENT_TOP + 0.35, [w - 4.45, 0.8, 1.0, 0.85, 0.75, 1.05],
                 ["Model", "AUC", "Precision", "Recall", "F1", "Train AUC"], rows,
                 aligns=["left", "right", "right", "right", "right", "right"])
     items = [
@@ -1555,7 +1615,8 @@ def slide_run(f: DeckFacts) -> Slide:
     duration = f"{f.run.seconds:.1f}\u00a0s" if f.run.seconds is not None else "–"
     rows = [["run id", f.run.run_id], ["status, duration", f"{f.run.status}, {duration}"], ["started", started],
             ["layers", ", ".join(f.run.layers)], ["code version", f.run.code_version],
-            ["config hash", f.run.config_hash + ("" if f.config_matches_run else " (config changed since)")],
+            ["config", f"{f.config_file}, hash {f.run.config_hash}"
+             + ("" if f.config_matches_run else " (run's config no longer found)")],
             ["runs in the ledger", f"{f.run.runs_in_ledger}, {f.run.successful_runs} successful up to this one"]]
     rows += [[src.file, f"sha256 {src.sha256[:12]}…"] for src in f.sources if src.sha256]
     s.table(rx, CONTENT_TOP + 0.35, [2.3, rw - 2.3], ["Item", "Value"], rows, pad=0.05)
