@@ -683,9 +683,18 @@ def gather_features(datamart: Path, config: DomainConfig, store: TableFacts | No
     )
 
 
-def gather_sources(config: DomainConfig, run: RunFacts, tables: Sequence[TableFacts],
+def latest_inputs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per source, the input record of the newest of `runs` (oldest first) that read it,
+    so a run restricted to some sources still shows the files of the others."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for i in run.get("inputs") or []:
+            out[i["source"]] = i
+    return out
+
+
+def gather_sources(config: DomainConfig, inputs: dict[str, dict[str, Any]], tables: Sequence[TableFacts],
                    features: FeatureFacts) -> list[SourceFacts]:
-    inputs = {i["source"]: i for i in run.inputs}
     silver_of = {t.source: t for t in config.silver.values()}
     feature_source_of = {}  # silver table -> feature source name
     population = None
@@ -830,7 +839,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         config_file=config_source,
         config_matches_run=config.config_hash == run.config_hash,
         run=run,
-        sources=tuple(gather_sources(config, run, tables, features)),
+        sources=tuple(gather_sources(config, latest_inputs([*upto[:-1], record]), tables, features)),
         tables=tuple(tables),
         meta_rows=_meta_counts(root, run.run_id),
         quality=gather_quality(root, run_ids, versions.get(QUARANTINE)),
@@ -847,7 +856,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
 # --------------------------------------------------------------------------- visual system
 
 #: 16:9 slide in inches, and the grid every slide uses (inches from the top-left corner)
-SLIDE_W, SLIDE_H = 13.333, 7.5
+SLIDE_W, SLIDE_H = 40 / 3, 7.5  # 960 x 540 points
 MARGIN_X = 0.6
 CONTENT_W = SLIDE_W - 2 * MARGIN_X
 KICKER_Y = 0.42
@@ -888,7 +897,7 @@ def text_width(text: str, size: float, *, weight: str = "normal", family: str = 
     from matplotlib.textpath import TextToPath
 
     prop = FontProperties(family=family, size=size, weight=weight)
-    width, _, _ = TextToPath().get_text_width_height_descent(text.replace("$", r"\$"), prop, ismath=False)
+    width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
     return width / 72
 
 
@@ -942,6 +951,11 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{n(count)} {word if count == 1 else (words or word + 's')}"
 
 
+def plain(text: str) -> str:
+    """`text` with "$" escaped, so matplotlib never reads it as mathtext ($DM, $DATA)."""
+    return str(text).replace("$", r"\$")
+
+
 class Slide:
     """One 16:9 Figure with a kicker, a headline of at most two lines and helpers that
     place text, tables, boxes and charts in inches from the top-left corner."""
@@ -968,6 +982,7 @@ class Slide:
         """Text at (x, y). With va="top" every line is placed on its own baseline
         (top + ascent + i x line height), so bold and regular text, and every backend,
         line up on the same grid."""
+        s = plain(s)
         if va != "top":
             self.fig.text(*self._xy(x, y), s, fontsize=size, color=color, fontweight=weight, ha=ha, va=va,
                           family=family, **kw)
@@ -1081,8 +1096,16 @@ def add_footer(fig, facts: DeckFacts, page: int, total: int) -> None:
 
     y = 1 - FOOTER_RULE_Y / SLIDE_H
     fig.add_artist(Line2D([MARGIN_X / SLIDE_W, 1 - MARGIN_X / SLIDE_W], [y, y], color=GREY_LIGHT, linewidth=0.8))
-    left = f"run {facts.run.run_id}   ·   data root {facts.run.data_root or '–'}   ·   datamart {facts.datamart}"
-    fig.text(MARGIN_X / SLIDE_W, 1 - FOOTER_Y / SLIDE_H, left, fontsize=SMALL, color=GREY, va="top", family=FONT)
+    room = SLIDE_W - 2 * MARGIN_X - 1.0  # leave the page number its place
+    root, dm = facts.run.data_root or "–", str(facts.datamart)
+    left = f"run {facts.run.run_id}   ·   data root {root}   ·   datamart {dm}"
+    while text_width(left, SMALL) > room and max(len(root), len(dm)) > 12:
+        if len(root) >= len(dm):  # shorten the longer path from its start: its end says the most
+            root = "…" + root.lstrip("…")[1:]
+        else:
+            dm = "…" + dm.lstrip("…")[1:]
+        left = f"run {facts.run.run_id}   ·   data root {root}   ·   datamart {dm}"
+    fig.text(MARGIN_X / SLIDE_W, 1 - FOOTER_Y / SLIDE_H, plain(left), fontsize=SMALL, color=GREY, va="top", family=FONT)
     fig.text(1 - MARGIN_X / SLIDE_W, 1 - FOOTER_Y / SLIDE_H, f"{page} / {total}", fontsize=SMALL, color=GREY,
              va="top", ha="right", family=FONT)
 
@@ -1148,8 +1171,9 @@ def slide_title(f: DeckFacts) -> Slide:
 
 
 def headline_architecture(f: DeckFacts) -> str:
-    return (f"Raw CSVs flow from landing through bronze and silver to gold in one {seconds(f.run.seconds)} run; "
-            f"every step records its evidence in _meta")
+    written = sum(1 for o in f.run.outputs if o.get("status") == "written")
+    return (f"Raw CSVs flow landing → bronze → silver → gold; this run rebuilt {written} of {len(f.tables)} tables "
+            f"in {seconds(f.run.seconds)}, with its evidence in _meta")
 
 
 def slide_architecture(f: DeckFacts) -> Slide:
@@ -1164,10 +1188,10 @@ def slide_architecture(f: DeckFacts) -> Slide:
     columns = [
         ("landing: CSV files", [(src.file if fits else Path(src.file).stem, mb(src.bytes), False)
                                 for src in f.sources]),
-        ("bronze: raw as text", [(_short_table(t.name), f"{n(t.rows)} rows", False) for t in by_layer["bronze"]]),
-        ("silver: typed, checked", [(_short_table(t.name), f"{n(t.rows)} rows", t.name == QUARANTINE and t.rows > 0)
+        ("bronze: raw as text", [(_short_table(t.name), plural(t.rows, "row"), False) for t in by_layer["bronze"]]),
+        ("silver: typed, checked", [(_short_table(t.name), plural(t.rows, "row"), t.name == QUARANTINE and t.rows > 0)
                                     for t in by_layer["silver"]]),
-        ("gold: point in time", [(_short_table(t.name), f"{n(t.rows)} rows", False) for t in by_layer["gold"]]),
+        ("gold: point in time", [(_short_table(t.name), plural(t.rows, "row"), False) for t in by_layer["gold"]]),
         ("consumers", [("training_set()", "labels joined to features", False),
                        ("sanity model", f"test AUC {auc:.3f}" if auc is not None else "python -m utils.train", False),
                        ("quality report", "python -m utils.report", False)]),
@@ -1328,7 +1352,7 @@ def slide_quality(f: DeckFacts) -> Slide:
     y += 0.3
     s.text(rx, y, "Quarantine by rule", size=SMALL, color=GREY_DARK, weight="bold")
     if q.quarantine_by_rule:
-        items = [f"{k}: {n(v)} rows" for k, v in list(q.quarantine_by_rule.items())[:5]]
+        items = [f"{k}: {plural(v, 'row')}" for k, v in list(q.quarantine_by_rule.items())[:5]]
         s.bullets(rx, y + 0.32, items, rw, size=SMALL)
     else:
         s.paragraph(rx, y + 0.32, f"silver/_quarantine holds {n(q.quarantined_rows)} rows: no row failed a drop "
@@ -1508,7 +1532,7 @@ def slide_model(f: DeckFacts) -> Slide:
             "to the features of their application month);",
             "holds out the latest labelled application months as the test set (out of time);",
             "writes metrics.json, the model, a ROC plot and the table versions under _models/<label_def>/<time>/; "
-            "rerun python -m utils.deck to put its numbers on this slide.",
+            "rerun python\u00a0-m\u00a0utils.deck to put its numbers on this slide.",
         ], CONTENT_W, size=BODY)
         return s
     s.text(x, CONTENT_TOP, "Test metrics on the held-out months", size=SMALL, color=GREY_DARK, weight="bold")
@@ -1557,20 +1581,23 @@ def headline_run(f: DeckFacts) -> str:
 
 
 def run_commands(f: DeckFacts) -> list[tuple[str, str]]:
-    """(comment, command) of the how-to-run slide, with this run's paths."""
-    dm = f.datamart
-    root = f.run.data_root or "data"
-    label = f.label.label_def if f.label else (f.model.label_def if f.model else "30dpd_6mob")
+    """(comment, command) of the how-to-run slide, with this run's paths in two shell
+    variables; the first entries set them."""
+    label = f.label.label_def if f.label else (f.model.label_def if f.model else "")
+    train = "python -m utils.train --datamart $DM" + (f" --label-def {label}" if label else "")
     return [
-        ("build every layer (skips unchanged inputs)", f"python main.py --data-root {root} --datamart {dm}"),
-        ("profile the run and write the quality report", f"python -m utils.report --datamart {dm}"),
-        ("train the out-of-time sanity model", f"python -m utils.train --datamart {dm} --label-def {label}"),
-        ("render this deck from the latest run", f"python -m utils.deck --datamart {dm}"),
+        ("where the raw files are, where the tables go", f"DATA={f.run.data_root or 'data'}"),
+        ("", f"DM={f.datamart}"),
+        ("build every layer (skips unchanged inputs)", "python main.py --data-root $DATA --datamart $DM"),
+        ("profile the run and write the quality report", "python -m utils.report --datamart $DM"),
+        ("train the out-of-time sanity model", train),
+        ("render this deck from the latest run", "python -m utils.deck --datamart $DM"),
     ]
 
 
 def shell_lines(cmd: str, width: float, size: float) -> list[str]:
-    """`cmd` split before its options into shell lines ending in " \\" that fit `width`."""
+    """`cmd` as shell lines that fit `width`: broken before an option with " \\", and a
+    word still too long broken anywhere with a bare "\\" (the shell joins both)."""
     parts = re.split(r" (?=--)", cmd)
     lines, line = [], parts[0]
     for part in parts[1:]:
@@ -1579,7 +1606,35 @@ def shell_lines(cmd: str, width: float, size: float) -> list[str]:
             line = "    " + part
         else:
             line = f"{line} {part}"
-    return lines + [line]
+    lines.append(line)
+    out = []
+    for line in lines:
+        while text_width(line, size, family=MONO) > width:
+            cut = len(line) - 1
+            while cut > 1 and text_width(line[:cut] + "\\", size, family=MONO) > width:
+                cut -= 1
+            out.append(line[:cut] + "\\")
+            line = line[cut:]
+        out.append(line)
+    return out
+
+
+def run_options_text(f: DeckFacts) -> str:
+    """The options of the run that differ from the defaults, as command-line flags."""
+    flags = []
+    for key, value in sorted(f.run.options.items()):
+        if key in ("config_file", "data_root", "datamart") or value in (None, False, [], ""):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        else:
+            flags.append(f"{flag} {','.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
+    if set(f.run.layers) != {"bronze", "silver", "gold"}:
+        flags.append("--layers " + ",".join(f.run.layers))
+    if not flags:
+        return "This run used the defaults: every layer, every source, every snapshot date, no full refresh."
+    return "This run was started with " + " ".join(flags) + "."
 
 
 def slide_run(f: DeckFacts) -> Slide:
@@ -1591,10 +1646,11 @@ def slide_run(f: DeckFacts) -> Slide:
     cmds = run_commands(f)
     block_lines = []
     for comment, cmd in cmds:
-        block_lines.append(("# " + comment, GREY_DARK))
+        if comment:
+            block_lines.append(("# " + comment, GREY_DARK))
         block_lines += [(line, INK) for line in shell_lines(cmd, w - 0.4, SMALL)]
     lh = line_height(SMALL, MONO)
-    h = len(block_lines) * lh + 0.3 + 0.12 * (len(cmds) - 1)
+    h = len(block_lines) * lh + 0.3 + 0.12 * (sum(1 for c, _ in cmds if c) - 1)
     s.box(x, y, w, h, fill=GREY_FAINT, edge=GREY_FAINT)
     ly = y + 0.15
     for text, color in block_lines:
@@ -1602,13 +1658,7 @@ def slide_run(f: DeckFacts) -> Slide:
             ly += 0.12
         s.text(x + 0.2, ly, text, size=SMALL, family=MONO, color=color)
         ly += lh
-    s.paragraph(x, y + h + 0.2, "Options of this run: " + ", ".join(
-        f"{k}={v}" for k, v in sorted(f.run.options.items()) if k not in ("config_file", "data_root", "datamart")
-        and v not in (None, False, [], "")) + "." if any(
-        v not in (None, False, [], "") for k, v in f.run.options.items()
-        if k not in ("config_file", "data_root", "datamart")) else
-        "This run used the defaults: every source, every snapshot date, no full refresh.", w, size=SMALL,
-        color=GREY_DARK)
+    s.paragraph(x, y + h + 0.2, run_options_text(f), w, size=SMALL, color=GREY_DARK)
     rx, rw = grid(7, 5)
     s.text(rx, CONTENT_TOP, "Provenance of this run (run record)", size=SMALL, color=GREY_DARK, weight="bold")
     started = f.run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if f.run.started_at else "–"
@@ -1725,7 +1775,6 @@ def build_slides(f: DeckFacts) -> list:
 
 def render_deck(f: DeckFacts, out: str | Path) -> Path:
     """Write the slides of `f` to the PDF `out` (folders created); returns the path."""
-    from matplotlib import rcParams
     from matplotlib.backends.backend_pdf import PdfPages
 
     out = Path(out)
@@ -1737,7 +1786,6 @@ def render_deck(f: DeckFacts, out: str | Path) -> Path:
         with PdfPages(out, metadata=metadata) as pdf:
             for fig in figures:
                 pdf.savefig(fig)
-    del rcParams  # only imported to make sure matplotlib is configured before PdfPages
     logger.info("wrote %d slides of run %s to %s", len(figures), f.run.run_id, out)
     return out
 
