@@ -184,6 +184,13 @@ def test_every_slide_has_the_footer_with_run_id_data_root_and_page(facts):
         assert tuple(fig.get_size_inches()) == (deck.SLIDE_W, deck.SLIDE_H)
 
 
+def test_slides_render_without_layout_warnings(facts, caplog):
+    """Headlines in two lines and tables above the footer (Slide logs when not)."""
+    with caplog.at_level("WARNING", logger="utils.deck"):
+        deck.build_slides(facts)
+    assert not [r for r in caplog.records if r.name == "utils.deck"]
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -30,7 +30,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -510,7 +510,7 @@ def gather_tables(datamart: Path, config: DomainConfig, versions: dict[str, int]
     the quarantine, the two gold stores. Tables that do not exist are left out."""
     specs: list[tuple[str, str, Sequence[str]]] = []
     for s in config.sources.values():
-        specs.append((f"bronze/{s.name}", "Every raw line of the file, all columns as text",
+        specs.append((f"bronze/{s.name}", "Every raw line of the file, as text",
                       ("_source_file", "_source_line")))
     for t in config.silver.values():
         specs.append((f"silver/{t.name}", grain(t.description) or f"Typed rows of {t.source}", _unique_keys(t)))
@@ -1081,6 +1081,8 @@ class Slide:
             color = (row_colors[i] if row_colors and row_colors[i] else INK)
             bottom = draw(row, bottom, "normal", color, "bold" if strong_first else "normal")
             self.rule(x, x + sum(widths), bottom)
+        if bottom > CONTENT_BOTTOM:
+            logger.warning("table of slide %r runs %.2f in into the footer", self.kicker, bottom - CONTENT_BOTTOM)
         return bottom
 
     def tile(self, x: float, y: float, w: float, value: str, label: str, *, color: str = NAVY) -> float:
@@ -1286,7 +1288,7 @@ def headline_tables(f: DeckFacts) -> str:
 def slide_tables(f: DeckFacts) -> Slide:
     s = Slide("Tables per layer", headline_tables(f))
     header = ["Table", "Grain", "Key", "Partitions", "Rows", "Version"]
-    widths = [2.55, 3.6, 2.3, 1.9, 1.0]
+    widths = [2.45, 3.4, 2.4, 2.05, 0.95]
     widths.append(CONTENT_W - sum(widths))
     rows, colors = [], []
     for t in f.tables:
@@ -1372,7 +1374,7 @@ def headline_leakage(f: DeckFacts) -> str:
 
 
 def _guard_text(g: GuardFacts) -> str:
-    return f"{n(g.value)} {g.detail}" if g.detail else n(g.value)
+    return f"{n(g.value)} {g.detail}".replace("<=", "≤") if g.detail else n(g.value)
 
 
 def slide_leakage(f: DeckFacts) -> Slide:
@@ -1426,16 +1428,17 @@ def slide_leakage(f: DeckFacts) -> Slide:
         rows.append(["AUC", plural(len(lk.aucs), "feature"), f"{passed} of {len(lk.aucs)} below {lk.auc_threshold:g}",
                      "pass" if passed == len(lk.aucs) else "ALARM"])
         colors.append(None if passed == len(lk.aucs) else ACCENT)
-    y = s.table(rx, CONTENT_TOP + 0.35, [0.85, 1.3, rw - 2.8, 0.65], ["Guard", "Subject", "Result", ""], rows,
+    y = s.table(rx, CONTENT_TOP + 0.35, [0.8, 1.2, rw - 2.55, 0.55], ["Guard", "Subject", "Result", ""], rows,
                 row_colors=colors, aligns=["left", "left", "left", "right"])
-    if lk.aucs:
-        top = lk.aucs[:5]
+    cy = y + 0.6
+    fits = min(5, int((CONTENT_BOTTOM - cy) / 0.3))  # bars that fit at a readable height
+    if lk.aucs and fits >= 2:
+        top = lk.aucs[:fits]
         labels = [g.subject.split(":", 1)[-1] for g in top]
         lw = max(text_width(lab, SMALL) for lab in labels) + 0.15
         s.text(rx, y + 0.25, "Highest single-feature AUCs; dashed: alarm threshold", size=SMALL,
                color=GREY_DARK, weight="bold")
-        cy = y + 0.6
-        h = max(min(CONTENT_BOTTOM - cy, 0.32 * len(top)), 0.8)
+        h = 0.3 * len(top)
         ax = s.axes(rx + lw, cy, rw - lw - 0.1, h)
         ypos = list(range(len(top)))[::-1]
         ax.barh(ypos, [g.value - 0.5 for g in top], left=0.5, color=[NAVY if g.passed else ACCENT for g in top],
