@@ -70,6 +70,11 @@ def test_override_sets_a_yaml_value_and_changes_the_source_fingerprint():
     assert dmy.sources["lms_loan_daily"].fingerprint() == plain.sources["lms_loan_daily"].fingerprint()
 
 
+def test_override_of_a_spark_key_keeps_its_dots():
+    config = load_config("loan_default", overrides=["spark.spark.sql.shuffle.partitions=3"])
+    assert config.spark_conf == {"spark.sql.shuffle.partitions": "3"}
+
+
 def test_override_of_an_unknown_path_is_refused():
     with pytest.raises(ConfigError, match=r"override sources\.nope\.path: no key 'sources\.nope'"):
         load_config("loan_default", overrides=["sources.nope.path=x.csv"])

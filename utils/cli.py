@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = SparkSettings(
             master=args.master, app_name=f"lakehouse-{config.domain}", ui=args.spark_ui,
-            conf=config.spark_conf,
+            conf=config.spark_conf, input_bytes=_input_bytes(config, options),
         )
         logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers), options.data_root)
         record = pipeline.run_pipeline(config, options, lambda: get_spark(settings), RichProgress(err))
@@ -174,6 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.report:
         out.print("report: add --report, or run `python -m utils.report`", soft_wrap=True)
     return 0
+
+
+def _input_bytes(config, options) -> int:
+    """Bytes of the selected source files that exist (missing ones fail later, clearly)."""
+    total = 0
+    for name, source in config.sources.items():
+        if options.sources and name not in options.sources:
+            continue
+        path = source.resolve(options.data_root)
+        if path.is_file():
+            total += path.stat().st_size
+    return total
 
 
 def _profile_and_report(record, options, get_session) -> dict | None:

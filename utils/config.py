@@ -594,6 +594,9 @@ def apply_override(raw: dict[str, Any], assignment: str, file: Path) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"{file}: override {assignment!r}: expected KEY=VALUE")
     parts = key.strip().split(".")
+    if parts[0] == "spark" and len(parts) > 2:  # Spark's own keys hold dots: spark.spark.sql.x=1
+        parts = ["spark", ".".join(parts[1:])]
+        raw.setdefault("spark", {})
     node = raw
     for i, part in enumerate(parts[:-1]):
         if not isinstance(node, dict) or part not in node:

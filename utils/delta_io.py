@@ -342,7 +342,6 @@ def stage_table(
     partitions: Iterable[Any] | None = None,
     schema_evolution: bool = False,
     metadata: Mapping[str, Any] | None = None,
-    files_per_partition: int = 1,
 ) -> StagedWrite:
     """Have Spark write `df` as Parquet files of the table at `path`, not yet committed.
 
@@ -385,7 +384,13 @@ def stage_table(
     # 2. Spark writes Parquet into a private staging folder
     write_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     staging = root / STAGING_DIR / write_id
-    out = df.repartition(files_per_partition, *partition_by) if partition_by else df.coalesce(files_per_partition)
+    # one file per partition value, written by as many tasks as there are shuffle
+    # partitions (an explicit count, so adaptive execution does not fold them into one)
+    if partition_by:
+        tasks = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or 8)
+        out = df.repartition(tasks, *partition_by)
+    else:
+        out = df.coalesce(1)
     writer = out.write.mode("overwrite")
     if partition_by:
         writer = writer.partitionBy(*partition_by)

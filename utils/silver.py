@@ -173,11 +173,7 @@ def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFra
         if rule.check:
             out = out.withColumn(name, F.coalesce(~F.expr(rule.check), F.lit(False)))
         elif rule.unique:
-            order = Window.partitionBy(*rule.unique).orderBy("_source_file", "_source_line")
-            keyed = F.lit(True)
-            for c in rule.unique:  # a row with a null key part is not a duplicate of anything
-                keyed = keyed & F.col(c).isNotNull()
-            out = out.withColumn(name, keyed & (F.row_number().over(order) > 1))
+            out = _flag_duplicates(out, rule.unique, name)
         else:
             ref_table, cols = rule.references
             if ref_table not in references:
@@ -192,6 +188,38 @@ def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFra
                 .drop("_ref_hit")
             )
     return out
+
+
+#: Up to this many duplicate rows are flagged through a broadcast join of their row ids;
+#: beyond it, through a window over the whole rows (a shuffle of every column).
+MAX_BROADCAST_DUPLICATES = 100_000
+
+
+def _flag_duplicates(df: DataFrame, keys: tuple[str, ...], name: str) -> DataFrame:
+    """Add `name`: true for every row whose `keys` equal those of a row earlier in the
+    files (by _source_file, _source_line); a row with a null key part is never a
+    duplicate. The duplicates are found on the keys and row ids alone (a narrow
+    shuffle, one small action); the common case, none, adds a constant column."""
+    keyed = F.lit(True)
+    for c in keys:
+        keyed = keyed & F.col(c).isNotNull()
+    order = Window.partitionBy(*keys).orderBy(*LINEAGE_KEPT)
+    later = (
+        df.where(keyed).select(*keys, *LINEAGE_KEPT)
+        .withColumn("_rank", F.row_number().over(order)).where(F.col("_rank") > 1)
+        .select(*LINEAGE_KEPT)
+    )
+    found = later.limit(MAX_BROADCAST_DUPLICATES + 1).collect()
+    if not found:
+        return df.withColumn(name, F.lit(False))
+    if len(found) > MAX_BROADCAST_DUPLICATES:
+        return df.withColumn(name, keyed & (F.row_number().over(order) > 1))
+    ids = df.sparkSession.createDataFrame(found, later.schema).withColumn("_dup", F.lit(True))
+    return (
+        df.join(F.broadcast(ids), on=list(LINEAGE_KEPT), how="left")
+        .withColumn(name, F.col("_dup").isNotNull())
+        .drop("_dup")
+    )
 
 
 def _drop_flag(rules: list[Rule]) -> Column:

@@ -27,7 +27,6 @@ MIN_JAVA = 17
 #: Settings that suit small local data and keep Delta tables at protocol (1, 2).
 DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
     # INT96 timestamps would come back as timestamp_ntz and force Delta protocol (3, 7).
@@ -52,6 +51,8 @@ class SparkSettings:
     ui: bool = False
     conf: dict[str, str] = field(default_factory=dict)
     delta_jars_dir: Path | None = None
+    #: size of the raw input, to size shuffles when `conf` does not fix their count
+    input_bytes: int = 0
 
 
 def _java_major(java: str) -> int | None:
@@ -144,6 +145,30 @@ def find_delta_jars(extra_dir: Path | None = None) -> list[Path]:
     return jars if has_core and has_storage else []
 
 
+#: Bytes of raw input per shuffle partition when the configuration does not set a count.
+SHUFFLE_BYTES_PER_PARTITION = 32 * 1024 * 1024
+MAX_SHUFFLE_PARTITIONS = 400
+
+
+def master_cores(master: str) -> int:
+    """Worker threads of a local master (local, local[4], local[*], local[4,2]); for a
+    cluster master, the local core count stands in as a floor."""
+    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
+    if m and m.group(1) and m.group(1) != "*":
+        return max(1, int(m.group(1)))
+    if m and m.group(1) is None:
+        return 1
+    return os.cpu_count() or 2
+
+
+def shuffle_partitions(input_bytes: int, master: str = "local[*]") -> int:
+    """Shuffle partitions sized to the input: one per SHUFFLE_BYTES_PER_PARTITION of raw
+    CSV, at least one per core (so small data does not pay for idle tasks, large data
+    does not sort everything in a few huge tasks), at most MAX_SHUFFLE_PARTITIONS."""
+    by_size = -(-max(0, input_bytes) // SHUFFLE_BYTES_PER_PARTITION)
+    return int(min(MAX_SHUFFLE_PARTITIONS, max(master_cores(master), by_size)))
+
+
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
     """The full Spark configuration for `settings` (pure; used by tests and the factory)."""
     conf = dict(DEFAULT_CONF)
@@ -156,6 +181,7 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
         conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
         conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    conf["spark.sql.shuffle.partitions"] = str(shuffle_partitions(settings.input_bytes, settings.master))
     conf.update(settings.conf)
     return conf
 
