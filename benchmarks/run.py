@@ -77,7 +77,7 @@ class Target:
     def describe(self) -> str:
         parts = []
         if self.wall_s is not None:
-            parts.append(f"≤ {_duration(self.wall_s)}")
+            parts.append(f"≤ {self.wall_s:g} s" if self.wall_s < 120 else f"≤ {_duration(self.wall_s)}")
         if self.peak_gb is not None:
             parts.append(f"≤ {self.peak_gb:g} GB")
         return ", ".join(parts) or "–"
@@ -114,6 +114,8 @@ class Measurement:
     cpu_s: float
     exit_code: int
     samples: int
+    #: at the peak sample: process name -> number of processes and their summed RSS
+    peak_by_process: dict = field(default_factory=dict)
     stdout: str = ""
     stderr: str = ""
 
@@ -122,22 +124,35 @@ class Measurement:
         return self.peak_rss_bytes / GB
 
 
-def tree_rss(root: psutil.Process) -> tuple[int, list[psutil.Process]]:
-    """Summed RSS in bytes of `root` and all its descendants, and the processes seen.
+def tree_rss(root: psutil.Process) -> tuple[int, dict[psutil.Process, int]]:
+    """Summed RSS in bytes of `root` and all its descendants, and each one's RSS.
 
     Shared pages count once per process, so this is an upper bound of the physical
     memory the tree holds. Processes that end between listing and reading count 0."""
     try:
         procs = [root, *root.children(recursive=True)]
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return 0, []
-    total = 0
+        return 0, {}
+    each = {}
     for p in procs:
         try:
-            total += p.memory_info().rss
+            each[p] = p.memory_info().rss
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            pass
-    return total, procs
+            each[p] = 0
+    return sum(each.values()), each
+
+
+def _by_name(each: dict[psutil.Process, int]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for p, rss in each.items():
+        try:
+            name = p.name()
+        except psutil.Error:
+            name = "?"
+        entry = out.setdefault(name, {"processes": 0, "rss_bytes": 0})
+        entry["processes"] += 1
+        entry["rss_bytes"] += rss
+    return out
 
 
 def _kill_tree(procs: Iterable[psutil.Process]) -> None:
@@ -180,7 +195,7 @@ def measure(
     else:
         out_path = err_path = Path(os.devnull)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak, samples = 0, 0
+    peak, samples, peak_by = 0, 0, {}
     seen: dict[int, psutil.Process] = {}
     cpu: dict[int, float] = {}
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -196,7 +211,9 @@ def measure(
                     used = _cpu_seconds(p)
                     if used is not None:
                         cpu[p.pid] = used
-                peak, samples = max(peak, rss), samples + 1
+                if rss > peak:
+                    peak, peak_by = rss, _by_name(procs)
+                samples += 1
                 try:
                     code = proc.wait(timeout=interval)
                     break
@@ -218,6 +235,7 @@ def measure(
     psutil.wait_procs([p for pid, p in seen.items() if pid != proc.pid and p.is_running()], timeout=30)
     return Measurement(
         command=command, wall_s=wall, peak_rss_bytes=peak, cpu_s=total_cpu, exit_code=code, samples=samples,
+        peak_by_process=peak_by,
         stdout=str(out_path) if log_stem else "", stderr=str(err_path) if log_stem else "",
     )
 
@@ -680,6 +698,12 @@ def ratios_line(results: dict) -> str:
     return "Full build / DuckDB floor, median wall time: " + ("; ".join(parts) if parts else "not measured") + "."
 
 
+def _process_share(name: str, entry: dict) -> str:
+    """'java 1.92 GB' or 'python3 ×3 0.61 GB'."""
+    count = f" ×{entry['processes']}" if entry["processes"] > 1 else ""
+    return f"{name}{count} {entry['rss_bytes'] / GB:.2f} GB"
+
+
 def render_markdown(results: dict) -> str:
     """results.md: provenance, machine, the table, the ratios to the floor and notes."""
     inv, m, git = results["invocation"], results["machine"], results["git"]
@@ -715,13 +739,20 @@ def render_markdown(results: dict) -> str:
                      f"({results['data']['cs611']}), so yes/no are indicative only.")
     for c in results["cases"]:
         if c["kind"] == "incremental" and "written" in c["checks"]:
-            notes.append(f"Incremental: the CS611 files without {c['checks']['month']} were built first (not "
+            notes.append(f"Incremental: the files without {c['checks']['month']} were built first (not "
                          f"timed); the timed run wrote {len(c['checks']['written'])} tables "
                          f"({', '.join(c['checks']['written'])}) and skipped {len(c['checks']['unchanged'])} "
                          "as unchanged.")
         if c["kind"] == "nochange" and c["checks"].get("tables"):
             notes.append("No-change rerun: tables " + ", ".join(f"{k} {v}" for k, v in c["checks"]["tables"].items())
                          + ".")
+    for c in results["cases"]:
+        if c["kind"] in ("build", "incremental") and c.get("runs"):
+            worst = max(c["runs"], key=lambda r: r["peak_rss_bytes"])
+            parts = sorted(worst.get("peak_by_process", {}).items(), key=lambda kv: -kv[1]["rss_bytes"])
+            if parts:
+                notes.append(f"Largest peak, {c['label']}: {worst['peak_gb']:.2f} GB = "
+                             + " + ".join(_process_share(name, v) for name, v in parts) + ".")
     scale = [c for c in results["cases"] if c["kind"] == "build" and c["scale"] is not None]
     if scale:
         notes.append("Scale data: `python -m utils.synthetic` with "
@@ -741,6 +772,7 @@ def plot_scale(results: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     cases = [c for c in results["cases"] if c["scale"] is not None and c.get("wall_s")]
     series = {
@@ -748,11 +780,11 @@ def plot_scale(results: dict, path: Path) -> None:
         "floor": ("DuckDB floor (CSV → Parquet)", "#9a9a9a", "s"),
     }
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    panels = [("wall_s", "Wall time (s)", lambda v: _duration(v)), ("peak_gb", "Peak memory, process tree (GB)",
-                                                                       lambda v: f"{v:.2f} GB")]
+    panels = [("wall_s", "Wall time (s)", _duration, _duration),
+              ("peak_gb", "Peak memory of the process tree (GB)", lambda v: f"{v:.2f} GB", lambda v: f"{v:g} GB")]
     scales = sorted({c["scale"] for c in cases})
     customers = {c["scale"]: c["customers"] for c in cases}
-    for ax, (metric, title, fmt) in zip(axes, panels):
+    for ax, (metric, title, fmt, fmt_target) in zip(axes, panels):
         for kind, (label, color, marker) in series.items():
             pts = sorted((c["customers"], c[metric]) for c in cases if c["kind"] == kind)
             if not pts:
@@ -763,8 +795,8 @@ def plot_scale(results: dict, path: Path) -> None:
             hi = [p[1]["max"] - p[1]["median"] for p in pts]
             ax.errorbar(x, y, yerr=[lo, hi], color=color, marker=marker, lw=1.6, ms=5, capsize=0, label=label)
             for xi, yi in zip(x, y):
-                ax.annotate(fmt(yi), (xi, yi), textcoords="offset points", xytext=(6, 6 if kind == "build" else -12),
-                            fontsize=8, color=color)
+                ax.annotate(fmt(yi), (xi, yi), textcoords="offset points", xytext=(0, 7 if kind == "build" else -13),
+                            ha="center", fontsize=8, color=color)
         if metric == "wall_s" and len(scales) >= 2:  # linear growth from the second-largest size on
             builds = {c["scale"]: c["wall_s"]["median"] for c in cases if c["kind"] == "build"}
             a, b = scales[-2], scales[-1]
@@ -775,19 +807,23 @@ def plot_scale(results: dict, path: Path) -> None:
         limit = None if target is None else (target.wall_s if metric == "wall_s" else target.peak_gb)
         if limit is not None:
             ax.axhline(limit, color="#b03a2e", lw=0.8, ls="--")
-            ax.annotate(f"target at ×{scales[-1]:g}: {fmt(limit)}", (0.02, limit), xycoords=("axes fraction", "data"),
+            ax.annotate(f"×{scales[-1]:g} target: {fmt_target(limit)}", (0.02, limit), xycoords=("axes fraction", "data"),
                         xytext=(0, 3), textcoords="offset points", fontsize=8, color="#b03a2e")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks([customers[s] for s in scales])
         ax.set_xticklabels([f"×{s:g}\n{customers[s]:,}" for s in scales])
         ax.minorticks_off()
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("data size (customers)")
         ax.set_title(title, fontsize=10, loc="left")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.margins(x=0.15, y=0.2)
-    axes[0].legend(frameon=False, fontsize=8, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("linear"))  # the guide last
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=8)
     fig.suptitle(f"Scale curve: full build vs DuckDB floor, {results['machine']['cpu_logical']} cores, "
                  f"medians with min–max", fontsize=10)
     fig.savefig(path, dpi=150)

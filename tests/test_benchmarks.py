@@ -114,8 +114,8 @@ def test_results_table_shows_medians_range_peak_target_and_verdict():
              _case("scale-build-x40", "build", [380.0], [6.0], 40, 500_000, label="x40")]
     lines = run.results_table({"cases": cases, "growth": run.growth(cases)}).splitlines()
     assert lines[0] == "| case | runs | median wall s | min–max s | median peak GB | target | meets? |"
-    assert lines[2] == "| full build (CS611) | 3 | 61.0 | 58.0–70.0 | 2.60 | ≤ 60.0 s, ≤ 3 GB | **no** |"
-    assert lines[3] == "| incremental | 1 | 25.0 | 25.0–25.0 | 1.00 | ≤ 20.0 s | **no** |"
+    assert lines[2] == "| full build (CS611) | 3 | 61.0 | 58.0–70.0 | 2.60 | ≤ 60 s, ≤ 3 GB | **no** |"
+    assert lines[3] == "| incremental | 1 | 25.0 | 25.0–25.0 | 1.00 | ≤ 20 s | **no** |"
     assert lines[5] == "| x40 | 1 | 380.0 | 380.0–380.0 | 6.00 | ≤ 12 min, ≤ 8 GB | yes |"
     assert lines[6] == "| build time growth ×10 → ×40 |  | 3.80× |  |  | ≤ 4× (linear) | yes |"
 
