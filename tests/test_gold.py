@@ -111,3 +111,17 @@ def test_cutoff_guard_counts_rows_that_read_beyond_their_cutoff(spark):
     assert rows.agg(cutoff_violations(rows, spec(feats)).alias("n")).first().n == 1
     strict = spec(feats, {"attributes": "<"})
     assert rows.agg(cutoff_violations(rows, strict).alias("n")).first().n == 2
+
+
+def test_replay_mismatch_counts_rows_in_one_build_only_up_to_the_cut(spark):
+    from utils.leakage import replay_mismatch
+
+    schema = "customer_id string, f double, snapshot_date date"
+    d1, d2, d3 = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
+    full = spark.createDataFrame(
+        [("a", 1.0, d1), ("a", 1.0, d1), ("b", None, d2), ("c", 5.0, d3)], schema)
+    same = spark.createDataFrame([("b", None, d2), ("a", 1.0, d1), ("a", 1.0, d1)], schema)
+    assert replay_mismatch(full, same, d2) == 0  # order and rows after the cut do not matter
+    changed = spark.createDataFrame([("a", 1.0, d1), ("b", 2.0, d2), ("x", 9.0, d3)], schema)
+    # one duplicate of a missing, b differs (one row each side): 3
+    assert replay_mismatch(full, changed, d2) == 3

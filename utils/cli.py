@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true",
                    help="after a successful run, profile its silver and gold tables into _meta/profile "
                         "and write the quality report (HTML, PDF, CSV) under _reports/<run_id>/")
+    p.add_argument("--profile", action="store_true",
+                   help="after a successful run, profile its silver and gold tables into _meta/profile only "
+                        "(the report can be written later with `python -m utils.report`)")
     p.add_argument("--master", default="local[*]",
                    help="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
     p.add_argument("--spark-ui", action="store_true", help="enable the Spark web UI (off by default)")
@@ -90,7 +93,7 @@ def setup_logging(level: str, console: Console, log_file: Path | None) -> None:
         file_handler.setLevel(logging.DEBUG)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(file_handler)
-    for noisy in ("py4j", "py4j.clientserver", "py4j.java_gateway"):
+    for noisy in ("py4j", "py4j.clientserver", "py4j.java_gateway", "matplotlib", "PIL", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -163,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"full log: {log_file}", markup=False, highlight=False, soft_wrap=True)
         return 1
     report_paths = None
-    if args.report:
-        report_paths = _profile_and_report(record, options, lambda: get_spark(settings))
+    if args.report or args.profile:
+        report_paths = _profile_and_report(record, options, lambda: get_spark(settings), report=args.report)
     out.print(summary_table(record))
     runs = pipeline.Datamart(options.datamart).runs
     out.print(f"run record: {RunLedger(runs).record_path(run_id)}", soft_wrap=True)
@@ -172,8 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     if report_paths:
         out.print(f"report: {report_paths['html']}  (pdf: {report_paths['pdf']})", soft_wrap=True)
     elif not args.report:
-        out.print("report: add --report, or run `python -m utils.report`", soft_wrap=True)
+        latest = _latest_report(options.datamart)
+        hint = "add --report, or run `python -m utils.report`"
+        if latest is None:
+            out.print(f"report: none yet for this datamart; {hint}", soft_wrap=True)
+        else:
+            out.print(f"report: latest is {latest} (run {latest.parent.name}); for this run {hint}", soft_wrap=True)
     return 0
+
+
+def _latest_report(datamart: Path) -> Path | None:
+    """The HTML report of the newest run that has one (run ids sort by time)."""
+    found = sorted(pipeline.Datamart(datamart).root.glob("_reports/*/quality.html"), key=lambda p: p.parent.name)
+    return found[-1] if found else None
 
 
 def _input_bytes(config, options) -> int:
@@ -188,17 +202,18 @@ def _input_bytes(config, options) -> int:
     return total
 
 
-def _profile_and_report(record, options, get_session) -> dict | None:
-    """Profile what the run wrote and build its report. The tables are committed by now,
-    so a failure here is a warning, not a failed run."""
-    from utils import profile, report
+def _profile_and_report(record, options, get_session, report: bool = True) -> dict | None:
+    """Profile what the run wrote and (with `report`) build its report. The tables are
+    committed by now, so a failure here is a warning, not a failed run."""
+    from utils import profile
+    from utils import report as report_module
 
     log = logging.getLogger(__name__)
     try:
         versions = {o.table: o.version for o in record.outputs if o.version is not None}
         if any(o.status == "written" and o.layer in ("silver", "gold") for o in record.outputs):
             profile.profile_datamart(get_session(), options.datamart, record.run_id, versions=versions)
-        return report.build_report(options.datamart, record.run_id)
+        return report_module.build_report(options.datamart, record.run_id) if report else None
     except Exception:  # reported, with traceback in the run's log; the build itself succeeded
         log.warning("the quality report could not be built; see the log, or run `python -m utils.report`",
                     exc_info=True)

@@ -48,9 +48,13 @@ def replay_mismatch(full, replay, cut: dt.date) -> int:
     """Rows dated <= cut present in one build and not the other (multiset difference)."""
     from pyspark.sql import functions as F
 
-    mine = full.where(F.col("snapshot_date") <= F.lit(cut))
-    theirs = replay.where(F.col("snapshot_date") <= F.lit(cut)).select(*mine.columns)
-    return mine.exceptAll(theirs).count() + theirs.exceptAll(mine).count()
+    # one pass over both builds (each computed once): +1 per full row, -1 per replayed
+    # row, summed per distinct row; what does not cancel is in one build only
+    columns = full.columns
+    mine = full.where(F.col("snapshot_date") <= F.lit(cut)).select(*columns, F.lit(1).alias("_side"))
+    theirs = replay.where(F.col("snapshot_date") <= F.lit(cut)).select(*columns, F.lit(-1).alias("_side"))
+    net = mine.unionByName(theirs).groupBy(*columns).agg(F.sum("_side").alias("_net"))
+    return int(net.agg(F.sum(F.abs("_net"))).first()[0] or 0)
 
 
 def single_feature_auc(features, labels, spec: GoldSpec, seed: int = 7) -> dict[str, float]:

@@ -163,16 +163,23 @@ def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFra
     rules too (`_m_valid_*`) are referenced, not recomputed. `references` maps a silver
     table name to a DataFrame holding (at least) the referenced key columns."""
     references = references or {}
-    out = df.withColumn(f"{RULE_PREFIX}well_formed_row", F.col("_malformed_line").isNotNull())
-    out = out.withColumn(f"{RULE_PREFIX}valid_snapshot_date", F.col(PARTITION_COLUMN).isNull())
+    # row-wise rules in one projection (a withColumn each would re-analyse the plan each time)
+    flags = {
+        f"{RULE_PREFIX}well_formed_row": F.col("_malformed_line").isNotNull(),
+        f"{RULE_PREFIX}valid_snapshot_date": F.col(PARTITION_COLUMN).isNull(),
+    }
     for spec in table.columns:
         if spec.validated:
-            out = out.withColumn(f"{RULE_PREFIX}valid_{spec.name}", F.col(f"{METRIC_PREFIX}valid_{spec.name}"))
+            flags[f"{RULE_PREFIX}valid_{spec.name}"] = F.col(f"{METRIC_PREFIX}valid_{spec.name}")
+    for rule in table.rules:
+        if rule.check:
+            flags[f"{RULE_PREFIX}{rule.name}"] = F.coalesce(~F.expr(rule.check), F.lit(False))
+    out = df.withColumns(flags)
     for rule in table.rules:
         name = f"{RULE_PREFIX}{rule.name}"
         if rule.check:
-            out = out.withColumn(name, F.coalesce(~F.expr(rule.check), F.lit(False)))
-        elif rule.unique:
+            continue
+        if rule.unique:
             out = _flag_duplicates(out, rule.unique, name)
         else:
             ref_table, cols = rule.references
