@@ -124,21 +124,41 @@ class Measurement:
         return self.peak_rss_bytes / GB
 
 
+def is_unexeced_fork(name: str, exe: str, parent_name: str, parent_exe: str) -> bool:
+    """A child caught between fork and exec: it runs its parent's executable but carries
+    the name of the thread that forked it (the JVM spawns helpers from threads such as
+    "Executor task launch worker"). It shares the parent's memory, so it must not count
+    again."""
+    return bool(exe) and exe == parent_exe and name != parent_name
+
+
 def tree_rss(root: psutil.Process) -> tuple[int, dict[psutil.Process, int]]:
     """Summed RSS in bytes of `root` and all its descendants, and each one's RSS.
 
-    Shared pages count once per process, so this is an upper bound of the physical
-    memory the tree holds. Processes that end between listing and reading count 0."""
+    Pages shared between processes (e.g. forked Python workers) count once per process,
+    so this is an upper bound of the physical memory the tree holds; a child caught
+    between fork and exec counts 0 (see is_unexeced_fork). Processes that end between
+    listing and reading count 0."""
     try:
         procs = [root, *root.children(recursive=True)]
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return 0, {}
+    identity: dict[int, tuple[str, str]] = {}
     each = {}
     for p in procs:
         try:
-            each[p] = p.memory_info().rss
+            with p.oneshot():
+                rss, name, ppid = p.memory_info().rss, p.name(), p.ppid()
+                try:
+                    exe = p.exe()
+                except psutil.AccessDenied:
+                    exe = ""
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             each[p] = 0
+            continue
+        identity[p.pid] = (name, exe)
+        parent = identity.get(ppid)  # parents come before their children in the listing
+        each[p] = 0 if parent and is_unexeced_fork(name, exe, *parent) else rss
     return sum(each.values()), each
 
 
@@ -499,7 +519,8 @@ class Bench:
     def case_nochange(self) -> None:
         reps = self.args.repeat
         dm = self.datamart("full")
-        if not (dm / "_meta" / "run_records").is_dir():
+        if not any(c.key == "full" and c.runs for c in self.cases):  # never a datamart of an earlier invocation
+            shutil.rmtree(dm, ignore_errors=True)
             self.untimed_build(self.cs611, dm, "nochange")
         case = Case("nochange", f"no-change rerun ({self.data_label()})", "nochange", str(self.cs611))
         self.cases.append(case)

@@ -208,6 +208,14 @@ def test_peak_memory_counts_a_grandchild_process():
     assert m.wall_s >= 1.0 and m.samples >= 5
 
 
+def test_a_child_between_fork_and_exec_shares_its_parents_memory():
+    # the JVM spawns a helper from a worker thread: same executable, the thread's name
+    assert run.is_unexeced_fork("Executor task l", "/usr/bin/java", "java", "/usr/bin/java")
+    assert not run.is_unexeced_fork("java", "/usr/bin/java", "python", "/usr/bin/python3")
+    assert not run.is_unexeced_fork("python", "/usr/bin/python3", "python", "/usr/bin/python3")  # a forked worker
+    assert not run.is_unexeced_fork("x", "", "y", "")  # unknown executables: count it
+
+
 def test_exit_code_and_stderr_tail_of_a_failing_command(tmp_path):
     m = run.measure([sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"],
                     log_stem=tmp_path / "fail", interval=0.05)
