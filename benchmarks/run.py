@@ -773,7 +773,7 @@ def render_markdown(results: dict) -> str:
             parts = sorted(worst.get("peak_by_process", {}).items(), key=lambda kv: -kv[1]["rss_bytes"])
             if parts:
                 notes.append(f"Largest peak, {c['label']}: {worst['peak_gb']:.2f} GB = "
-                             + " + ".join(_process_share(name, v) for name, v in parts) + ".")
+                             + " + ".join(_process_share(name, v) for name, v in parts if v["rss_bytes"]) + ".")
     scale = [c for c in results["cases"] if c["kind"] == "build" and c["scale"] is not None]
     if scale:
         notes.append("Scale data: `python -m utils.synthetic` with "
