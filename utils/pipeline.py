@@ -356,6 +356,7 @@ def build_silver(
         q = delta_io.list_partitions(quarantine_path) if delta_io.table_exists(quarantine_path) else {}
         for table_name, date in q:
             replay_scopes.setdefault(table_name, set()).add(date)
+    rebuilt_bronze = set(bronze_views or {})  # sources this run re-ingests
     bronze_views = dict(bronze_views or {})
     fps: dict[str, str] = {}
     todo: list[SilverTable] = []
@@ -396,7 +397,6 @@ def build_silver(
     staged: dict[str, delta_io.StagedWrite] = {}
     q_staged: delta_io.StagedWrite | None = None
     persisted = []
-    new_rows: dict[str, object] = {}
     quality_rows: list[dict] = []
     timings: dict[str, float] = {}
     scopes: dict[str, set | None] = {}
@@ -408,7 +408,14 @@ def build_silver(
             source = config.sources[t.source]
             silver_path = datamart.table("silver", t.name)
             bronze_counts[t.name] = bronze_views[t.source].partitions()
-            scope = _scope(bronze_counts[t.name], silver_path, options, replay_scopes.get(t.name) if options.replay_quarantine else None)
+            replay = replay_scopes.get(t.name) if options.replay_quarantine else None
+            if replay is not None and t.source in rebuilt_bronze:
+                # bronze changed in this run (e.g. a date format was fixed): quarantined rows
+                # may now sit in other partitions, so the whole table is processed
+                logger.info("silver/%s: bronze/%s was re-ingested in this run; replaying the whole table",
+                            t.name, t.source)
+                replay = None
+            scope = _scope(bronze_counts[t.name], silver_path, options, replay)
             scopes[t.name] = scope
             bronze_df = bronze_views[t.source].read(spark, partitions=None if scope is None else list(scope))
 
@@ -423,10 +430,11 @@ def build_silver(
             cleaned = silver.clean_table(bronze_df, t, source, bounds=bounds, pii_key=pii_key)
             references = {}
             for ref in {r.references[0] for r in t.rules if r.references}:
-                if ref not in new_rows and not delta_io.table_exists(datamart.table("silver", ref)):
+                if ref not in staged and not delta_io.table_exists(datamart.table("silver", ref)):
                     raise PipelineError(f"silver/{t.name}: references silver/{ref}, which does not exist yet; "
                                         f"build it first (its source is {config.silver[ref].source})")
-                references[ref] = new_rows[ref] if ref in new_rows else delta_io.read_table(
+                # the referenced table as this run will leave it (its staged files), else as committed
+                references[ref] = staged[ref].view().read(spark) if ref in staged else delta_io.read_table(
                     spark, datamart.table("silver", ref))
             checked = silver.check_rules(cleaned, t, references).persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(checked)
@@ -452,14 +460,19 @@ def build_silver(
                         "rows_checked": a["_rows"], "rows_failed": int(a[rule.name] or 0), "checked_at": checked_at,
                     })
             rows = silver.silver_rows(checked, t, rules)
-            new_rows[t.name] = rows
             staged[t.name] = delta_io.stage_table(
                 rows, silver_path, mode="overwrite" if scope is None else "overwrite_partitions",
                 partitions=None if scope is None else sorted(
                     (dt.date.fromisoformat(p) for p in scope if p is not None)) + [None],
                 metadata={"run_id": record.run_id},
             )
-            quarantine_frames.append(silver.quarantine_rows(checked, t, rules, source))
+            # the quarantined rows (few) are kept; the wide checked rows are let go before
+            # the next table, so memory holds one table's rows at a time
+            rejected = silver.quarantine_rows(checked, t, rules, source).persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(rejected)
+            rejected.count()
+            checked.unpersist()
+            quarantine_frames.append(rejected)
             timings[t.name] = time.perf_counter() - began
             progress.advance(t.name)
 

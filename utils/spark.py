@@ -38,7 +38,6 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
     "spark.hadoop.fs.file.impl.disable.cache": "true",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.memory": "2g",
 }
 
 
@@ -169,6 +168,19 @@ def shuffle_partitions(input_bytes: int, master: str = "local[*]") -> int:
     return int(min(MAX_SHUFFLE_PARTITIONS, max(master_cores(master), by_size)))
 
 
+def driver_memory_gb(input_bytes: int, physical_bytes: int | None = None) -> int:
+    """Heap of the driver (in local mode, of all of Spark): 2 GB, or three times the raw
+    input for large inputs, never over half the machine's memory nor 12 GB."""
+    if physical_bytes is None:
+        try:
+            physical_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # not a POSIX system: no cap from RAM
+            physical_bytes = 0
+    wanted = max(2, -(-3 * max(0, input_bytes) // 2**30))
+    cap = min(12, physical_bytes // 2**31) if physical_bytes else 12
+    return int(max(2, min(wanted, cap)))
+
+
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
     """The full Spark configuration for `settings` (pure; used by tests and the factory)."""
     conf = dict(DEFAULT_CONF)
@@ -182,6 +194,7 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
         conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
     conf["spark.sql.shuffle.partitions"] = str(shuffle_partitions(settings.input_bytes, settings.master))
+    conf["spark.driver.memory"] = f"{driver_memory_gb(settings.input_bytes)}g"
     conf.update(settings.conf)
     return conf
 
