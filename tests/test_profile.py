@@ -160,3 +160,13 @@ def test_write_profile_replaces_the_rows_of_the_same_run_and_table(tmp_path, pro
     assert len(stored) == 2 * len(rows)
     assert sorted(stored["table"].unique()) == ["silver/other", "silver/tiny"]
     assert stored.loc[stored["column"] == "city", "top_values"].map(len).sum() > 0
+
+
+def test_identifier_like_text_columns_get_no_top_values(spark):
+    day = dt.date(2024, 1, 1)
+    rows = [(f"CUS_{i}", "A" if i % 3 else "B", day) for i in range(40)]
+    df = spark.createDataFrame(rows, "customer_id string, grade string, snapshot_date date")
+    by_column = {r["column"]: r for r in profile_table(df, "silver/ids", "run-1")}
+    assert by_column["customer_id"]["top_values"] is None
+    assert abs(by_column["customer_id"]["distinct_count"] - 40) <= 4  # HyperLogLog++: ~5 %
+    assert by_column["grade"]["top_values"] == [{"value": "A", "count": 26}, {"value": "B", "count": 14}]

@@ -24,7 +24,10 @@ Every row holds
   - string, boolean and list columns: ``top_values``, the ``TOP_N`` most frequent
     values with their counts (ties by value; list columns count their elements).
     Values of keyed-hash columns (``*_hash``, personal data) are stored as
-    ``<masked>`` with their counts.
+    ``<masked>`` with their counts. Identifier-like text columns (approximate
+    distinct count >= ``KEY_LIKE_SHARE`` of the values in every partition) get no
+    top values (null): each value occurs about once, and counting them all costs
+    the most of any column.
 
 Computation: two Spark jobs per table, whatever its width, and only small aggregates
 reach the driver (one row per partition and column): (1) counts, moments and
@@ -57,6 +60,11 @@ QUANTILE_NAMES = ("p01", "p25", "p50", "p75", "p99")
 QUANTILE_ACCURACY = 1_000
 TOP_N = 5
 HIST_BINS = 20
+#: A text column whose (approximate) distinct count is at least this share of its
+#: values in every partition is an identifier: its top values (all seen once) are
+#: not counted, which spares a count over every distinct value.
+KEY_LIKE_SHARE = 0.9
+KEY_LIKE_MIN_VALUES = 20
 SKIPPED_COLUMNS = frozenset({"raw_values", "_raw_values", "_malformed_line"})
 FLAG_SUFFIX = "_invalid"
 MASKED = "<masked>"
@@ -312,8 +320,11 @@ def profile_table(
     # count over (snapshot_date, column, value-or-bin), the bin found by a broadcast
     # join on the column's inner edges (bin = inner edges <= value)
     entry_type = "array<struct<column:string,num:double,text:string>>"
+    key_like = {c for c, k in kinds.items() if k == "categorical" and _key_like(c, stats)}
     items, lists = [], []
     for c, k in kinds.items():
+        if c in key_like:
+            continue
         if c in edges:
             items.append(F.struct(F.lit(c).alias("column"), values[c].alias("num"), F.lit(None).cast("string").alias("text")))
         elif k == "categorical":
@@ -370,7 +381,7 @@ def profile_table(
                 for value, n in entries:
                     hist[int(value)] += n
                 row["hist_edges"], row["hist_counts"] = edges[c], hist
-            elif k in ("categorical", "list"):
+            elif k in ("categorical", "list") and c not in key_like:
                 top = sorted(entries, key=lambda e: (-e[1], e[0]))[:top_n]
                 masked = c.endswith("_hash")
                 row["top_values"] = [{"value": MASKED if masked else v, "count": n} for v, n in top]
@@ -379,6 +390,15 @@ def profile_table(
                  table_name, len(kinds), len(dates), time.perf_counter() - began, job1,
                  time.perf_counter() - began - job1)
     return rows
+
+
+def _key_like(column: str, stats: Mapping[tuple, Mapping[str, Any]]) -> bool:
+    """True when every partition's values of `column` are (nearly) all distinct."""
+    parts = [s for (_, c), s in stats.items() if c == column and s["nonnull"]]
+    return bool(parts) and all(
+        s["nonnull"] > KEY_LIKE_MIN_VALUES and (s["distinct_text"] or 0) >= KEY_LIKE_SHARE * s["nonnull"]
+        for s in parts
+    )
 
 
 # --------------------------------------------------------------------------- storage

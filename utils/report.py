@@ -761,17 +761,20 @@ def _top_values(ax, rows: pd.DataFrame, column: str) -> None:
         for e in entries if entries is not None else []:
             totals[e["value"]] = totals.get(e["value"], 0) + int(e["count"])
     ax.set_title(_short(column, 40), fontsize=7)
-    masked = any(v == "<masked>" for v in totals)
+    masked = any(v == "<masked>" for v in totals) or column.endswith("_hash")
     key_like = latest["kind"] != "list" and nonnull > 20 and latest["distinct_count"] >= KEY_LIKE_SHARE * nonnull
     if masked or key_like or not totals:
         ax.axis("off")
-        if not totals:
+        if not totals and not key_like:
             text = "no values"
         else:
-            largest = max((e["count"] for e in latest["top_values"]), default=0) if latest["top_values"] is not None else 0
+            counted = latest["top_values"] is not None and len(latest["top_values"]) > 0
             distinct = min(int(latest["distinct_count"]), nonnull)
             text = ("values masked (personal data)" if masked else "key-like column") + (
-                f"\nlatest partition: ~{_n(distinct)} distinct\nof {_n(nonnull)} values; most\nfrequent value: {largest}×")
+                f"\nlatest partition: ~{_n(distinct)} distinct\nof {_n(nonnull)} values")
+            if counted:
+                largest = max(e["count"] for e in latest["top_values"])
+                text += f"; most\nfrequent value: {largest}×"
         ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=6.5, transform=ax.transAxes,
                 bbox={"boxstyle": "round", "fc": "#f4f6f9", "ec": "#cccccc"})
         return
