@@ -62,7 +62,7 @@ CS611_CUSTOMERS = 12_500
 SAMPLE_CUSTOMERS = 1_500
 
 GB = 1e9  # decimal gigabytes, as in the targets
-CASES = ("full", "incremental", "nochange", "floor", "scale")
+CASES = ("full", "profile", "incremental", "nochange", "floor", "scale")
 INTERVAL_S = 0.2
 HEARTBEAT_S = 60.0
 
@@ -516,6 +516,18 @@ class Bench:
             case.checks["tables"] = {k: len(v) for k, v in table_statuses(_latest_record(dm, set())).items()}
         self.save()
 
+    def case_profile(self) -> None:
+        """The full build with --profile (issue 6: profiling adds < 25 % to the build)."""
+        reps = self.args.repeat
+        dm = self.datamart("profile")
+        case = Case("profile", f"full build + --profile ({self.data_label()})", "build", str(self.cs611))
+        self.cases.append(case)
+        for rep in range(1, reps + 1):
+            self.run(case, [*self.build_command(self.cs611, dm), "--profile"], rep, reps,
+                     prepare=lambda: shutil.rmtree(dm, True))
+        shutil.rmtree(dm, ignore_errors=True)
+        self.save()
+
     def case_nochange(self) -> None:
         reps = self.args.repeat
         dm = self.datamart("full")
@@ -601,6 +613,8 @@ class Bench:
                     "CS611" if self.cs611_real else "sample", self.work, self.out)
         if "full" in only:
             self.case_full()
+        if "profile" in only:
+            self.case_profile()
         if "nochange" in only:
             self.case_nochange()
         if "incremental" in only:
@@ -631,6 +645,7 @@ class Bench:
             "cases": cases,
             "growth": growth(cases),
             "ratios": ratios(cases, self.data_label()),
+            "profile_overhead": profile_overhead(cases),
             "error": self.error,
         }
 
@@ -658,6 +673,20 @@ def growth(cases: list[dict], low: float = GROWTH[0], high: float = GROWTH[1]) -
         return None
     ratio = b["wall_s"]["median"] / a["wall_s"]["median"]
     return {"from": low, "to": high, "ratio": ratio, "limit": high / low, "meets": ratio <= high / low}
+
+
+#: Issue 6: profiling may add less than this share to a full build's wall time.
+PROFILE_OVERHEAD_LIMIT = 0.25
+
+
+def profile_overhead(cases: list[dict]) -> dict | None:
+    """Median wall time of the build with --profile over the plain full build, minus one."""
+    plain, profiled = _find(cases, "full"), _find(cases, "profile")
+    if plain is None or profiled is None:
+        return None
+    share = profiled["wall_s"]["median"] / plain["wall_s"]["median"] - 1
+    return {"build_s": plain["wall_s"]["median"], "profiled_s": profiled["wall_s"]["median"],
+            "overhead": share, "limit": PROFILE_OVERHEAD_LIMIT, "meets": share < PROFILE_OVERHEAD_LIMIT}
 
 
 def ratios(cases: list[dict], cs611_name: str = "CS611") -> list[dict]:
@@ -706,6 +735,10 @@ def results_table(results: dict) -> str:
         target = Target(**c["target"]).describe() if c["target"] else "–"
         rows.append([c["label"], str(w["n"]), f"{w['median']:.1f}", f"{w['min']:.1f}–{w['max']:.1f}",
                      f"{p['median']:.2f}", target, meets])
+    o = results.get("profile_overhead")
+    if o:
+        rows.append(["profiling overhead (build + --profile vs build)", "", f"{100 * o['overhead']:+.0f} %", "", "",
+                     f"< {100 * o['limit']:.0f} %", "yes" if o["meets"] else "**no**"])
     g = results.get("growth")
     if g:
         rows.append([f"build time growth ×{g['from']:g} → ×{g['to']:g}", "", f"{g['ratio']:.2f}×", "", "",

@@ -87,6 +87,17 @@ def test_growth_from_x10_to_x40_is_within_linear_up_to_four_times():
     assert run.growth(cases)["meets"] is False
 
 
+def test_profile_overhead_is_the_median_build_with_profile_over_the_plain_build():
+    cases = [_case("full", "build", [60.0, 62.0, 80.0], [2.0] * 3), _case("profile", "build", [70.0, 76.0, 90.0], [2.0] * 3)]
+    o = run.profile_overhead(cases)
+    assert o["overhead"] == pytest.approx(76.0 / 62.0 - 1) and o["meets"] is True
+    cases[1] = _case("profile", "build", [78.0, 78.0, 78.0], [2.0] * 3)
+    assert run.profile_overhead(cases)["meets"] is False  # 25.8 %
+    table = run.results_table({"cases": cases, "profile_overhead": run.profile_overhead(cases)})
+    assert "| profiling overhead (build + --profile vs build) |  | +26 % |  |  | < 25 % | **no** |" in table
+    assert run.profile_overhead(cases[:1]) is None
+
+
 def test_growth_is_absent_without_both_sizes():
     assert run.growth([_case("scale-build-x1", "build", [80.0], [2.0], 1, 12_500)]) is None
 
