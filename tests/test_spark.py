@@ -34,6 +34,7 @@ def test_session_defaults_suit_small_local_data_and_plain_delta_tables():
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+    assert conf["spark.driver.extraJavaOptions"].startswith("-XX:+UseParallelGC -Dlog4j.configurationFile=")
     assert spark_conf(SparkSettings(ui=True, conf={"spark.sql.shuffle.partitions": "4"}))["spark.sql.shuffle.partitions"] == "4"
 
 

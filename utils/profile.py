@@ -42,6 +42,7 @@ gold/feature_store), hence the unpivot.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -295,7 +296,8 @@ def profile_table(
         F.stddev_samp(num).alias("stddev"),
         F.percentile_approx(num, list(QUANTILES), QUANTILE_ACCURACY).alias("quantiles"),
     )
-    stats = {(r[PARTITION_COLUMN], r["column"]): r.asDict() for r in aggregated.collect()}
+    with _hash_aggregated_sketches(df.sparkSession):
+        stats = {(r[PARTITION_COLUMN], r["column"]): r.asDict() for r in aggregated.collect()}
     job1 = time.perf_counter() - began
 
     # bin edges fixed per column across the partitions
@@ -390,6 +392,26 @@ def profile_table(
                  table_name, len(kinds), len(dates), time.perf_counter() - began, job1,
                  time.perf_counter() - began - job1)
     return rows
+
+
+#: Groups (partition x column) a task keeps in a hash map of quantile sketches before
+#: Spark falls back to sorting all its rows (Spark's default: 128, fewer than the
+#: columns x months of one table). A sketch holds a few thousand numbers at most.
+SKETCH_GROUPS_IN_MEMORY = 4096
+
+
+@contextlib.contextmanager
+def _hash_aggregated_sketches(spark):
+    key = "spark.sql.objectHashAggregate.sortBased.fallbackThreshold"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, str(SKETCH_GROUPS_IN_MEMORY))
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
 
 
 def _key_like(column: str, stats: Mapping[tuple, Mapping[str, Any]]) -> bool:
