@@ -849,8 +849,10 @@ def plot_scale(results: dict, path: Path) -> None:
             hi = [p[1]["max"] - p[1]["median"] for p in pts]
             ax.errorbar(x, y, yerr=[lo, hi], color=color, marker=marker, lw=1.6, ms=5, capsize=0, label=label)
             for xi, yi in zip(x, y):
-                ax.annotate(fmt(yi), (xi, yi), textcoords="offset points", xytext=(0, 7 if kind == "build" else -13),
-                            ha="center", fontsize=8, color=color)
+                last_build = kind == "build" and xi == x[-1]  # right of the point: clear of the guide and target
+                ax.annotate(fmt(yi), (xi, yi), textcoords="offset points",
+                            xytext=(7, -10) if last_build else (0, 7 if kind == "build" else -13),
+                            ha="left" if last_build else "center", fontsize=8, color=color)
         if metric == "wall_s" and len(scales) >= 2:  # linear growth from the second-largest size on
             builds = {c["scale"]: c["wall_s"]["median"] for c in cases if c["kind"] == "build"}
             a, b = scales[-2], scales[-1]
