@@ -1715,8 +1715,8 @@ def limits(f: DeckFacts) -> list[str]:
 
 
 NEXT_STEPS = (
-    "Benchmarks: full, incremental and no-change builds and a scale curve on synthetic data (benchmarks/).",
-    "Documentation site for users and operators (docs/).",
+    "Incremental builds by partition: only the months a new file changes flow on to silver and gold.",
+    "Profiling inside the build's own passes, so every run gets its quality report cheaply.",
     "Collectors and an immutable landing zone for CSV drops and REST/JSON APIs.",
     "Monitoring: drift per month from _meta/profile, with alerts on quality and leakage guards.",
     "Serving: point-in-time feature lookup for scoring new applications.",
@@ -1730,8 +1730,8 @@ def headline_limits(f: DeckFacts) -> str:
     nulled = f.quality.failed_by_action.get("nulled", 0)
     if gaps and gaps[0][1]:
         return (f"Limits: {n(gaps[0][1])} feature rows lack {gaps[0][0]} history, {n(nulled)} raw values were "
-                f"nulled; next: benchmarks and monitoring")
-    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: benchmarks, docs and monitoring"
+                f"nulled; next: incremental builds and monitoring")
+    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: incremental builds and monitoring"
 
 
 def slide_limits(f: DeckFacts) -> Slide:
