@@ -18,7 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from utils import pipeline
+from utils import logs, pipeline
 from utils.config import ConfigError, load_config
 from utils.ledger import RunLedger
 from utils.pii import ENV_VAR
@@ -93,8 +93,7 @@ def setup_logging(level: str, console: Console, log_file: Path | None) -> None:
         file_handler.setLevel(logging.DEBUG)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(file_handler)
-    for noisy in ("py4j", "py4j.clientserver", "py4j.java_gateway", "matplotlib", "PIL", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.quiet_noisy_loggers()
 
 
 class RichProgress(pipeline.Progress):

@@ -63,5 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    from utils import logs
+
+    logs.configure(fmt="%(levelname)s %(message)s")
     sys.exit(main())

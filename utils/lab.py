@@ -52,5 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from utils import logs
+
+    logs.configure(fmt="%(asctime)s %(levelname)s %(message)s")
     sys.exit(main())
