@@ -506,27 +506,26 @@ class Bench:
         return "CS611" if self.cs611_real else "sample"
 
     # ---- cases
-    def case_full(self) -> None:
+    def fresh_builds(self, key: str, label: str, *options: str) -> Path:
+        """`--repeat` builds of the CS611 data, each into an emptied datamart; returns it."""
         reps = self.args.repeat
-        dm = self.datamart("full")
-        case = Case("full", f"full build ({self.data_label()})", "build", str(self.cs611))
+        dm = self.datamart(key)
+        case = Case(key, label, "build", str(self.cs611))
         self.cases.append(case)
         for rep in range(1, reps + 1):
-            self.run(case, self.build_command(self.cs611, dm), rep, reps, prepare=lambda: shutil.rmtree(dm, True))
+            self.run(case, [*self.build_command(self.cs611, dm), *options], rep, reps,
+                     prepare=lambda: shutil.rmtree(dm, True))
             case.checks["tables"] = {k: len(v) for k, v in table_statuses(_latest_record(dm, set())).items()}
         self.save()
+        return dm
+
+    def case_full(self) -> None:
+        self.fresh_builds("full", f"full build ({self.data_label()})")
 
     def case_profile(self) -> None:
         """The full build with --profile (issue 6: profiling adds < 25 % to the build)."""
-        reps = self.args.repeat
-        dm = self.datamart("profile")
-        case = Case("profile", f"full build + --profile ({self.data_label()})", "build", str(self.cs611))
-        self.cases.append(case)
-        for rep in range(1, reps + 1):
-            self.run(case, [*self.build_command(self.cs611, dm), "--profile"], rep, reps,
-                     prepare=lambda: shutil.rmtree(dm, True))
+        dm = self.fresh_builds("profile", f"full build + --profile ({self.data_label()})", "--profile")
         shutil.rmtree(dm, ignore_errors=True)
-        self.save()
 
     def case_nochange(self) -> None:
         reps = self.args.repeat
