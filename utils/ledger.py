@@ -172,12 +172,14 @@ class RunLedger:
             last[row["run_id"]] = row
         return sorted(last.values(), key=lambda r: r["started_at"])
 
+    def successful_runs(self) -> list[dict[str, Any]]:
+        """The last row of every run that succeeded, oldest run first."""
+        return [r for r in self.latest_runs() if r["status"] == "success"]
+
     def last_write(self, table: str) -> tuple[str, int] | None:
         """(fingerprint, version) of the newest successful run that wrote `table` (a name
         such as ``bronze/<source>``, so a datamart can be moved), or None."""
-        for run in reversed(self.latest_runs()):
-            if run["status"] != "success":
-                continue
+        for run in reversed(self.successful_runs()):
             for o in run["outputs"] or []:
                 if o["table"] == table and o["status"] == "written" and o["version"] is not None:
                     return o["fingerprint"], o["version"]

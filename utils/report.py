@@ -164,7 +164,7 @@ class ReportData:
 
 
 def successful_runs(datamart: Path) -> list[dict[str, Any]]:
-    return [r for r in RunLedger(Path(datamart) / "_meta" / "runs").latest_runs() if r["status"] == "success"]
+    return RunLedger(Path(datamart) / "_meta" / "runs").successful_runs()
 
 
 def resolve_run(datamart: str | Path, run_id: str | None = None) -> dict[str, Any]:
