@@ -200,3 +200,109 @@ def restrict_to_range(df, start: dt.date | None, end: dt.date | None):
     if end is not None:
         cond &= col <= F.lit(end)
     return df.where(col.isNull() | cond)
+
+
+def in_partitions(partitions: set[str | None]):
+    """A filter for rows whose snapshot_date is one of `partitions` (None = null)."""
+    from pyspark.sql import functions as F
+
+    dates = sorted(p for p in partitions if p is not None)
+    cond = F.col(PARTITION_COLUMN).isin([dt.date.fromisoformat(p) for p in dates]) if dates else F.lit(False)
+    return cond | F.col(PARTITION_COLUMN).isNull() if None in partitions else cond
+
+
+#: Delta commit metadata key under which a bronze write stores the file's date digests.
+DIGEST_KEY = "lakehouse.date_digests"
+#: Digest key of the lines whose fields do not match the header.
+MALFORMED = "\u0000malformed"
+MAX_DIGEST_KEYS = 10_000
+_MASK = (1 << 64) - 1
+
+
+def date_digests(source_file: SourceFile) -> dict[str, list[int]] | None:
+    """Per raw date text of the file's data lines (as written, before parsing): the
+    number of lines and two order-free sums of 64-bit halves of each line's BLAKE2b
+    hash. Two versions of a file hold the same lines for a date text exactly when its
+    entries agree (up to hash collisions), whatever the line order. Lines whose field
+    count differs from the header are kept under MALFORMED. None when the file has
+    more than MAX_DIGEST_KEYS date texts. Pure Python, no Spark: it runs beside it."""
+    source = source_file.source
+    dialect = _csv_dialect(source.csv)
+    sep, special = dialect["delimiter"], {dialect["quotechar"], dialect.get("escapechar") or dialect["quotechar"]}
+    index = source_file.header.index(source.date_column)
+    width = len(source_file.header)
+    comment = source.csv.get("comment")
+    out: dict[str, list[int]] = {}
+    with source_file.path.open(encoding="utf-8", errors="surrogateescape", newline=None) as fh:
+        next(fh, None)  # the header
+        for line in fh:
+            line = line.rstrip("\n")
+            if not line.strip(" ") or (comment and line.startswith(comment)):
+                continue  # Spark's bronze drops these lines too
+            plain = not any(c in line for c in special)
+            fields = line.split(sep) if plain else next(csv.reader((line,), **dialect))
+            key = fields[index] if len(fields) == width else MALFORMED
+            h = hashlib.blake2b(line.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+            entry = out.get(key)
+            if entry is None:
+                if len(out) >= MAX_DIGEST_KEYS:
+                    return None
+                entry = out[key] = [0, 0, 0]
+            entry[0] += 1
+            entry[1] = (entry[1] + int.from_bytes(h[:8], "little")) & _MASK
+            entry[2] = (entry[2] + int.from_bytes(h[8:], "little")) & _MASK
+    return out
+
+
+def changed_date_texts(new: dict[str, list[int]], old: dict[str, list[int]]) -> set[str]:
+    """The raw date texts whose lines differ between two digests (added, removed or changed)."""
+    return {k for k in new.keys() | old.keys() if new.get(k) != old.get(k)}
+
+
+def partitions_of(spark, source: Source, texts: set[str]) -> set[str | None]:
+    """The snapshot_date partitions (ISO text; None = unparsed) that raw date `texts`
+    land in, parsed exactly as :func:`parse_bronze` parses them (literals only: Spark
+    folds them on the driver, no job runs)."""
+    from pyspark.sql import functions as F
+
+    if not texts:
+        return set()
+    found: set[str | None] = set()
+    ordered = []
+    for text in sorted(texts):
+        date = _simple_date(text, source.date_formats)
+        if date is NotImplemented:
+            ordered.append(text)  # a pattern we do not mirror: Spark decides
+        else:
+            found.add(None if date is None else date.isoformat())
+    if not ordered:
+        return found
+
+    def parse(text: str):
+        raw = F.trim(F.lit(text))
+        dates = [F.to_date(F.try_to_timestamp(raw, F.lit(fmt))) for fmt in source.date_formats]
+        return (dates[0] if len(dates) == 1 else F.coalesce(*dates)).cast("string")
+
+    row = spark.createDataFrame([(0,)], "x int").select(*[parse(t).alias(f"d{i}") for i, t in enumerate(ordered)])
+    return found | set(row.collect()[0])
+
+
+_SIMPLE_FIELDS = {"yyyy": r"(?P<y>\d{4})", "MM": r"(?P<m>\d{2})", "dd": r"(?P<d>\d{2})"}
+
+
+def _simple_date(text: str, formats: tuple[str, ...]):
+    """`text` parsed like ``to_date(try_to_timestamp(trim(text), fmt))`` does, in the
+    one case that is certain without Spark: the first format is made of yyyy, MM and
+    dd with - / . separators and the text fits it digit for digit (a date, or None for
+    an impossible date when there is no other format). NotImplemented otherwise."""
+    tokens = re.findall(r"yyyy|MM|dd|[-/.]|.", formats[0]) if formats else []
+    if sorted(t for t in tokens if t[0] in "yMd") != ["MM", "dd", "yyyy"] or any(
+            t not in _SIMPLE_FIELDS and t not in "-/." for t in tokens):
+        return NotImplemented
+    match = re.fullmatch("".join(_SIMPLE_FIELDS.get(t, re.escape(t)) for t in tokens), text.strip(" "))
+    if match is None:
+        return NotImplemented
+    try:
+        return dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError:
+        return None if len(formats) == 1 else NotImplemented

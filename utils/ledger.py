@@ -176,14 +176,21 @@ class RunLedger:
         """The last row of every run that succeeded, oldest run first."""
         return [r for r in self.latest_runs() if r["status"] == "success"]
 
-    def last_write(self, table: str) -> tuple[str, int] | None:
-        """(fingerprint, version) of the newest successful run that wrote `table` (a name
-        such as ``bronze/<source>``, so a datamart can be moved), or None."""
+    def last_write_record(self, table: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(run, output) of the newest successful run that wrote `table` (a name such as
+        ``bronze/<source>``, so a datamart can be moved) or found it already as its
+        inputs make it, or None."""
         for run in reversed(self.successful_runs()):
             for o in run["outputs"] or []:
-                if o["table"] == table and o["status"] == "written" and o["version"] is not None:
-                    return o["fingerprint"], o["version"]
+                if o["table"] == table and o["version"] is not None and o["fingerprint"] and (
+                        o["status"] in ("written", "unchanged")):
+                    return run, o
         return None
+
+    def last_write(self, table: str) -> tuple[str, int] | None:
+        """(fingerprint, version) of the newest successful write of `table`, or None."""
+        found = self.last_write_record(table)
+        return None if found is None else (found[1]["fingerprint"], found[1]["version"])
 
     def unchanged(self, table: str, fingerprint: str, current_version: int | None) -> bool:
         """True when `table` was last written from the same fingerprint and nobody has

@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,16 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A table this run rewrites only in part: the identity the committed table had
+    before this run (what a downstream table's fingerprint was computed from) and the
+    snapshot_date partitions it replaces (ISO text; None = rows without a date)."""
+
+    previous: str
+    partitions: frozenset
+
+
+@dataclass(frozen=True)
 class Build:
     """What every layer builder of one run shares."""
 
@@ -77,6 +88,7 @@ class Build:
     record: RunRecord
     get_spark: Callable[[], object]
     progress: Progress
+    changes: dict[str, Change] = field(default_factory=dict)  # table name -> partial rewrite
 
 
 @dataclass
@@ -89,7 +101,8 @@ class PendingWrite:
 
     def commit(self) -> None:
         result = self.staged.commit()
-        self.output.version = result.version
+        # nothing to commit: the table as it stands is what this build makes
+        self.output.version = result.version if result.changed else delta_io.table_version(self.staged.path)
         self.output.files_removed = result.removed_files
         self.output.status = "written" if result.changed else "unchanged"
         if self.after_commit is not None:
@@ -218,12 +231,28 @@ def build_bronze(build: Build, files: Iterable[bronze.SourceFile]) -> list[Pendi
     """Stage every source file for `bronze/<source>` (committed by the caller once all
     layers passed); skip a file when the table was last written from the same content
     hash, reading options and date range and nobody has written it since, unless
-    `options.full_refresh`."""
-    options, datamart, ledger, record = build.options, build.datamart, build.ledger, build.record
-    get_spark, progress = build.get_spark, build.progress
-    files = list(files)
+    `options.full_refresh`. A file that changed in some months only rewrites those
+    partitions (see `_bronze_changes`)."""
+    files, progress = list(files), build.progress
     pending: list[PendingWrite] = []
     progress.start(len(files), "bronze")
+    digester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
+    try:
+        _stage_bronze(build, files, pending, digester)
+    except BaseException:
+        for write in pending:
+            write.staged.abort()
+        raise
+    finally:
+        digester.shutdown(wait=False, cancel_futures=True)
+        progress.stop()
+    return pending
+
+
+def _stage_bronze(build: Build, files: list[bronze.SourceFile], pending: list[PendingWrite],
+                  digester: ThreadPoolExecutor) -> None:
+    options, datamart, ledger, record = build.options, build.datamart, build.ledger, build.record
+    get_spark, progress = build.get_spark, build.progress
     for sf in files:
         began = time.perf_counter()
         table_path = datamart.table("bronze", sf.source.name)
@@ -245,19 +274,36 @@ def build_bronze(build: Build, files: Iterable[bronze.SourceFile]) -> list[Pendi
             progress.advance(sf.source.name)
             continue
 
+        ranged = options.start is not None or options.end is not None
+        # the file's date digests (pure Python) are computed while Spark starts and works
+        digests = None if ranged else digester.submit(bronze.date_digests, sf)
         spark = get_spark()
         ingested_at = record.started_at
         df = bronze.parse_bronze(
             bronze.read_numbered_lines(spark, sf.path), sf, run_id=record.run_id, ingested_at=ingested_at
         )
-        ranged = options.start is not None or options.end is not None
+        changed = None
+        if not ranged and not options.full_refresh:
+            changed = _bronze_changes(build, sf, digests.result(), table_path)
         if ranged:
             df = bronze.restrict_to_range(df, options.start, options.end)
+            mode, partitions = "overwrite_partitions", [None, *partitions_in_range(table_path, options.start, options.end)]
+        elif changed is not None:
+            # only the months whose rows differ are rewritten; the others keep their rows
+            # (and the lineage of the run that ingested them)
+            build.changes[name] = Change(_committed_identity(ledger, name, table_path), frozenset(changed))
+            dates = [None if p is None else dt.date.fromisoformat(p) for p in changed]
+            df = df.where(bronze.in_partitions(changed))
+            mode, partitions = "overwrite_partitions", dates
+        else:
+            mode, partitions = "overwrite", None
         staged = delta_io.stage_table(
-            df, table_path, mode="overwrite_partitions" if ranged else "overwrite",
-            partitions=[None, *partitions_in_range(table_path, options.start, options.end)] if ranged else None,
+            df, table_path, mode=mode, partitions=partitions,
             metadata={"run_id": record.run_id, "source_sha256": sf.sha256},
         )
+        if digests is not None and digests.result() is not None:
+            # kept with the commit, for the next run to find which months the file changed
+            staged.metadata[bronze.DIGEST_KEY] = json.dumps(digests.result(), separators=(",", ":"))
         null_rows = staged.partitions.get(f"{bronze.PARTITION_COLUMN}={delta_io.NULL_PARTITION}", 0)
         if null_rows:
             logger.warning(
@@ -271,14 +317,49 @@ def build_bronze(build: Build, files: Iterable[bronze.SourceFile]) -> list[Pendi
             len(staged.partitions), 0, seconds, "staged", fp,
         )
 
-        def report(out: OutputRecord, source: str = sf.source.name) -> None:
-            logger.info("bronze/%s: %d rows in %d partitions -> version %s (%.1fs)",
-                        source, out.rows_written, out.partitions_written, out.version, out.seconds)
+        kept = "" if changed is None else \
+            f" ({len({k[0] for k in delta_io.list_partitions(table_path)} - changed)} unchanged kept)"
+
+        def report(out: OutputRecord, source: str = sf.source.name, kept: str = kept) -> None:
+            logger.info("bronze/%s: %d rows in %d partitions%s -> version %s (%.1fs)",
+                        source, out.rows_written, out.partitions_written, kept, out.version, out.seconds)
 
         pending.append(PendingWrite(staged, output, report))
         progress.advance(sf.source.name)
-    progress.stop()
-    return pending
+
+
+def _bronze_changes(
+    build: Build, sf: bronze.SourceFile, digests: dict | None, table_path: Path
+) -> set[str | None] | None:
+    """The partitions of `bronze/<source>` whose rows the file now changes, when only
+    some do (else None: the table is rewritten whole). It needs the committed table to
+    come from a whole-file ingest with the same source settings and header, its commit
+    to carry that file's date digests, and no malformed line to have changed."""
+    name = f"bronze/{sf.source.name}"
+    version = delta_io.table_version(table_path)
+    last = build.ledger.last_write_record(name)
+    if digests is None or version is None or last is None or last[1]["version"] != version:
+        return None
+    previous = next((i for i in last[0]["inputs"] or [] if i["source"] == sf.source.name), None)
+    if (previous is None or previous["source_config_hash"] != sf.source.fingerprint()
+            or previous["range_start"] is not None or previous["range_end"] is not None):
+        return None
+    commit = delta_io.history(table_path, 1)[0]
+    if commit.get("version") != version or bronze.DIGEST_KEY not in commit:
+        return None
+    committed = delta_io.view(table_path)
+    if set(committed.schema.names) != {*sf.columns, *bronze.RESERVED}:
+        return None  # the header changed
+    texts = bronze.changed_date_texts(digests, json.loads(commit[bronze.DIGEST_KEY]))
+    if not texts or bronze.MALFORMED in texts or len(texts) > 1000:
+        return None  # lines only moved, a malformed line changed, or too much changed
+    changed = bronze.partitions_of(build.get_spark(), sf.source, texts)
+    total = {k[0] for k in committed.partitions()} | changed
+    if changed == total:
+        return None
+    logger.info("bronze/%s: %d of %d partitions changed (%s)", sf.source.name, len(changed), len(total),
+                ", ".join(sorted(p or "null" for p in changed)[:6]) + (" ..." if len(changed) > 6 else ""))
+    return changed
 
 
 # --------------------------------------------------------------------------- silver
@@ -360,6 +441,7 @@ def build_silver(
     bronze_views = dict(bronze_views or {})
     fps: dict[str, str] = {}
     todo: list[SilverTable] = []
+    partial: dict[str, Change] = {}  # tables redone in the partitions their bronze changed
     for t in tables:
         bronze_path = datamart.table("bronze", t.source)
         if t.source not in bronze_views:
@@ -381,6 +463,16 @@ def build_silver(
             skip = False
         else:
             skip = ledger.unchanged(f"silver/{t.name}", fps[t.name], delta_io.table_version(silver_path))
+            change = build.changes.get(f"bronze/{t.source}")
+            if not skip and change is not None and not any(r in {x.name for x in todo} for r in refs):
+                # bronze changed in some partitions only, and this table was built from the
+                # bronze before it with everything else equal: redo just those partitions
+                before = fingerprint(
+                    "silver", t.fingerprint(), config.sources[t.source].fingerprint(), change.previous,
+                    options.start, options.end, key_id(pii_key), [fps[r] for r in refs],
+                )
+                if ledger.unchanged(f"silver/{t.name}", before, delta_io.table_version(silver_path)):
+                    partial[t.name] = Change(before, change.partitions)
         if skip:
             logger.info("silver/%s: inputs unchanged since version %s, skipped", t.name, delta_io.table_version(silver_path))
             record.outputs.append(OutputRecord(
@@ -415,6 +507,10 @@ def build_silver(
                 logger.info("silver/%s: bronze/%s was re-ingested in this run; replaying the whole table",
                             t.name, t.source)
                 replay = None
+            if t.name in partial:
+                replay = set(partial[t.name].partitions)
+                build.changes[f"silver/{t.name}"] = partial[t.name]
+                logger.info("silver/%s: redoing %d partition(s) whose bronze rows changed", t.name, len(replay))
             scope = _scope(bronze_counts[t.name], silver_path, options, replay)
             scopes[t.name] = scope
             bronze_df = bronze_views[t.source].read(spark, partitions=None if scope is None else list(scope))
@@ -436,7 +532,13 @@ def build_silver(
                 # the referenced table as this run will leave it (its staged files), else as committed
                 references[ref] = staged[ref].view().read(spark) if ref in staged else delta_io.read_table(
                     spark, datamart.table("silver", ref))
-            checked = silver.check_rules(cleaned, t, references).persist(StorageLevel.MEMORY_AND_DISK)
+            # a partial build checks uniqueness against the rows silver already holds outside it
+            accepted = None
+            if scope is not None and delta_io.table_exists(silver_path):
+                kept = [k[0] for k in delta_io.list_partitions(silver_path) if k[0] not in scope]
+                accepted = delta_io.read_table(spark, silver_path, partitions=kept)
+            checked = silver.check_rules(cleaned, t, references, accepted=accepted).persist(
+                StorageLevel.MEMORY_AND_DISK)
             persisted.append(checked)
             rules = silver.table_rules(t, source)
             aggregates = [row.asDict() for row in silver.metric_aggregates(checked, rules).collect()]
@@ -565,6 +667,41 @@ def build_silver(
 # --------------------------------------------------------------------------- gold
 
 
+def _gold_rows_from(spark, loans, since: dt.date, spec) -> int:
+    """How many population and label rows the population table yields from `since` on
+    (feature rows follow the population; every label comes from a loan row)."""
+    from pyspark.sql import functions as F
+
+    from utils import gold
+
+    recent = loans.where(F.col("snapshot_date") >= F.lit(since))
+    frames = [gold.build_population(recent, spec).select("snapshot_date")]
+    frames += [gold.build_label_store(recent, label).select("snapshot_date") for label in spec.labels]
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union.count()
+
+
+def _gold_since(build: Build, identities: dict[str, str], paths: dict[str, Path]) -> dt.date | None:
+    """The first month gold must rebuild when its silver inputs changed only in some
+    partitions since gold was last built (else None: gold is rebuilt whole). A feature
+    or label row dated D reads silver rows dated <= D only (the cutoff guard checks
+    it), so the rows dated before the first changed month stay as they are."""
+    options, ledger, spec = build.options, build.ledger, build.config.gold
+    if options.full_refresh or options.start is not None or options.end is not None:
+        return None
+    partial = {t: build.changes[f"silver/{t}"] for t in identities if f"silver/{t}" in build.changes}
+    if not partial:
+        return None
+    before = {t: partial[t].previous if t in partial else identity for t, identity in identities.items()}
+    fp_before = fingerprint("gold", spec.fingerprint(), before, options.start, options.end)
+    if not all(ledger.unchanged(f"gold/{n}", fp_before, delta_io.table_version(p)) for n, p in paths.items()):
+        return None
+    dates = [dt.date.fromisoformat(p) for change in partial.values() for p in change.partitions if p is not None]
+    return min(dates) if dates else None
+
+
 class LeakageError(RuntimeError):
     """A leakage guard failed; nothing of the run was written."""
 
@@ -610,6 +747,9 @@ def build_gold(
             ))
         return []
 
+    since = _gold_since(build, identities, paths)
+    if since is not None:
+        logger.info("gold: silver changed only from %s on; rebuilding the gold partitions from then", since)
     spark = get_spark()
     progress.start(4, "gold")
     began = time.perf_counter()
@@ -624,21 +764,32 @@ def build_gold(
         """Feature and label rows from silver, as of `cut` (None: everything)."""
         loans = silver(spec.population_table, cut)
         population = gold.build_population(loans, spec)
-        if options.start is not None:
-            population = population.where(F.col("snapshot_date") >= F.lit(options.start))
+        first = since or options.start
+        if first is not None:
+            population = population.where(F.col("snapshot_date") >= F.lit(first))
         sources = {name: silver(table, cut) for name, (table, _) in spec.sources.items()}
         features = gold.build_feature_store(population, sources, spec)
         labels = None
         for label in spec.labels:
             frame = gold.build_label_store(loans, label)
             labels = frame if labels is None else labels.unionByName(frame)
-        if options.start is not None:
-            labels = labels.where(F.col("snapshot_date") >= F.lit(options.start))
+        if first is not None:
+            labels = labels.where(F.col("snapshot_date") >= F.lit(first))
         return features, labels
 
     persisted = []
     staged: dict[str, delta_io.StagedWrite] = {}
     try:
+        if since is not None and _gold_rows_from(spark, silver(spec.population_table), since, spec) == 0 and not any(
+                partitions_in_range(p, since, None) for p in paths.values()):
+            # the changed months hold no feature or label row, before or now: gold stays as it is
+            logger.info("gold: no feature or label row dated %s or later; gold unchanged (guards not rerun)", since)
+            for n in names:
+                record.outputs.append(OutputRecord(
+                    "gold", f"gold/{n}", str(paths[n]), delta_io.table_version(paths[n]), 0, 0, 0, 0, 0,
+                    time.perf_counter() - began, "unchanged", fp,
+                ))
+            return []
         features, labels = assemble()
         features = features.persist(StorageLevel.MEMORY_AND_DISK)
         labels = labels.persist(StorageLevel.MEMORY_AND_DISK)
@@ -655,8 +806,13 @@ def build_gold(
         progress.advance("cutoff guard")
 
         # (a) replay: gold <= cut from data <= cut equals the full build <= cut
-        if spec.replay_cut:
-            cut = dt.date.fromisoformat(spec.replay_cut)
+        cut = dt.date.fromisoformat(spec.replay_cut) if spec.replay_cut else None
+        if cut is not None and since is not None and cut < since:
+            # no row <= cut is rebuilt: the rows kept passed this guard when they were built
+            for name in ("gold/feature_store", "gold/label_store"):
+                results.append(leakage.result(record.run_id, "replay", name, 0.0, 0.0, True,
+                                              f"rows <= {cut} kept as built (this run rebuilds from {since})"))
+        elif cut is not None:
             cut_features, cut_labels = assemble(cut)
             for name, full, replay in (("gold/feature_store", features, cut_features),
                                        ("gold/label_store", labels, cut_labels)):
@@ -668,9 +824,17 @@ def build_gold(
                                        "a feature or label reads the future; nothing was written")
         progress.advance("replay guard")
 
-        # (c) single-feature AUC alarm
+        # (c) single-feature AUC alarm, over the whole tables as this run leaves them
+        all_features, all_labels = features, labels
+        if since is not None:
+            older = {n: [k[0] for k in delta_io.list_partitions(paths[n]) if k[0] is not None and k[0] < since.isoformat()]
+                     for n in names}
+            all_features = delta_io.read_table(spark, paths["feature_store"], partitions=older["feature_store"]
+                                               ).unionByName(features)
+            all_labels = delta_io.read_table(spark, paths["label_store"], partitions=older["label_store"]
+                                             ).unionByName(labels)
         for label in spec.labels:
-            aucs = leakage.single_feature_auc(features, labels.where(F.col("label_def") == label.name), spec)
+            aucs = leakage.single_feature_auc(all_features, all_labels.where(F.col("label_def") == label.name), spec)
             for feature, auc in aucs.items():
                 ok = auc <= spec.max_single_feature_auc
                 results.append(leakage.result(record.run_id, "single_feature_auc", f"{label.name}:{feature}", auc,
@@ -680,11 +844,11 @@ def build_gold(
                                    "point-in-time logic", feature, label.name, auc, spec.max_single_feature_auc)
         progress.advance("AUC alarm")
 
-        ranged = options.start is not None or options.end is not None
+        ranged = options.start is not None or options.end is not None or since is not None
         for name, frame in (("feature_store", features), ("label_store", labels)):
             staged[name] = delta_io.stage_table(
                 frame, paths[name], mode="overwrite_partitions" if ranged else "overwrite",
-                partitions=partitions_in_range(paths[name], options.start, options.end) if ranged else None,
+                partitions=partitions_in_range(paths[name], since or options.start, options.end) if ranged else None,
                 metadata={"run_id": record.run_id},
             )
         progress.advance("write")

@@ -158,10 +158,17 @@ def _rule_reason(rule: RuleSpec) -> str:
     return f"no row in silver/{table} with the same {', '.join(cols)}"
 
 
-def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFrame] | None = None) -> DataFrame:
+def check_rules(
+    df: DataFrame,
+    table: SilverTable,
+    references: dict[str, DataFrame] | None = None,
+    accepted: DataFrame | None = None,
+) -> DataFrame:
     """Add `_r_<rule>` (true = fails) for every rule of `table`; metric columns that are
     rules too (`_m_valid_*`) are referenced, not recomputed. `references` maps a silver
-    table name to a DataFrame holding (at least) the referenced key columns."""
+    table name to a DataFrame holding (at least) the referenced key columns. `accepted`
+    holds the rows silver keeps outside the partitions being (re)built: a row whose
+    unique key is already among them is a duplicate too."""
     references = references or {}
     # row-wise rules in one projection (a withColumn each would re-analyse the plan each time)
     flags = {
@@ -180,7 +187,8 @@ def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFra
         if rule.check:
             continue
         if rule.unique:
-            out = _flag_duplicates(out, rule.unique, name)
+            prior = accepted if accepted is not None and PARTITION_COLUMN not in rule.unique else None
+            out = _flag_duplicates(out, rule.unique, name, prior)
         else:
             ref_table, cols = rule.references
             if ref_table not in references:
@@ -202,25 +210,34 @@ def check_rules(df: DataFrame, table: SilverTable, references: dict[str, DataFra
 MAX_BROADCAST_DUPLICATES = 100_000
 
 
-def _flag_duplicates(df: DataFrame, keys: tuple[str, ...], name: str) -> DataFrame:
+def _flag_duplicates(df: DataFrame, keys: tuple[str, ...], name: str, prior: DataFrame | None = None) -> DataFrame:
     """Add `name`: true for every row whose `keys` equal those of a row earlier in the
-    files (by _source_file, _source_line); a row with a null key part is never a
-    duplicate. The duplicates are found on the keys and row ids alone (a narrow
-    shuffle, one small action); the common case, none, adds a constant column."""
+    files (by _source_file, _source_line), or of a row in `prior` (rows already
+    accepted); a row with a null key part is never a duplicate. The duplicates are
+    found on the keys and row ids alone (a narrow shuffle, one small action); the
+    common case, none, adds a constant column."""
     keyed = F.lit(True)
     for c in keys:
         keyed = keyed & F.col(c).isNotNull()
     order = Window.partitionBy(*keys).orderBy(*LINEAGE_KEPT)
-    later = (
-        df.where(keyed).select(*keys, *LINEAGE_KEPT)
-        .withColumn("_rank", F.row_number().over(order)).where(F.col("_rank") > 1)
-        .select(*LINEAGE_KEPT)
-    )
+    ids = df.where(keyed).select(*keys, *LINEAGE_KEPT)
+    later = ids.withColumn("_rank", F.row_number().over(order)).where(F.col("_rank") > 1).select(*LINEAGE_KEPT)
+    known = None
+    if prior is not None:
+        known = prior.select(*keys).dropna().distinct().withColumn("_known", F.lit(True))
+        later = later.unionByName(ids.join(known.drop("_known"), on=list(keys), how="left_semi")
+                                  .select(*LINEAGE_KEPT)).distinct()
     found = later.limit(MAX_BROADCAST_DUPLICATES + 1).collect()
     if not found:
         return df.withColumn(name, F.lit(False))
     if len(found) > MAX_BROADCAST_DUPLICATES:
-        return df.withColumn(name, keyed & (F.row_number().over(order) > 1))
+        if known is None:
+            return df.withColumn(name, keyed & (F.row_number().over(order) > 1))
+        return (
+            df.join(known, on=list(keys), how="left")
+            .withColumn(name, keyed & ((F.row_number().over(order) > 1) | F.col("_known").isNotNull()))
+            .select(*df.columns, name)
+        )
     ids = df.sparkSession.createDataFrame(found, later.schema).withColumn("_dup", F.lit(True))
     return (
         df.join(F.broadcast(ids), on=list(LINEAGE_KEPT), how="left")

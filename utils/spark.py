@@ -38,6 +38,9 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
     "spark.hadoop.fs.file.impl.disable.cache": "true",
     "spark.ui.showConsoleProgress": "false",
+    # list the files of a table read on the driver: a Spark job per listing of more than
+    # 32 partitions costs more than listing a local or mounted folder
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "1024",
 }
 
 
