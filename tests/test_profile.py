@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pandas as pd
@@ -66,7 +65,7 @@ def test_row_null_and_invalid_counts_match_pandas_nan_counting_as_null(profiled,
         assert profiled[(date, "city")]["invalid_count"] is None  # no flag column: not applicable
 
 
-def test_approximate_distinct_counts_are_exact_on_a_tiny_table(profiled, frame):
+def test_distinct_counts_match_pandas(profiled, frame):
     for date in (D1, D2):
         p = part(frame, date)
         for column in ("amount", "visits", "city", "ssn_hash", "opened"):
@@ -89,16 +88,12 @@ def test_dates_are_profiled_as_days_since_1970(profiled, frame):
     assert (row["kind"], row["min"], row["max"]) == ("date", days.min(), days.max())
 
 
-def test_quantiles_are_observed_values_within_one_row_of_the_pandas_rank(profiled, frame):
+def test_quantiles_are_the_observed_values_at_the_quantile_rank(profiled, frame):
     for date in (D1, D2):
         values = np.sort(part(frame, date)["amount"].dropna().to_numpy())
-        n = len(values)
         for name, q in (("p01", 0.01), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p99", 0.99)):
-            got = profiled[(date, "amount")][name]
-            assert got in values
-            exact = pd.Series(values).quantile(q)
-            lower, upper = values[max(0, math.floor(q * (n - 1)) - 1)], values[min(n - 1, math.ceil(q * (n - 1)) + 1)]
-            assert lower <= got <= upper, (date, name, got, exact)
+            # the smallest value with at least q of the values <= it
+            assert profiled[(date, "amount")][name] == np.quantile(values, q, method="inverted_cdf"), (date, name)
 
 
 def test_top_values_are_the_most_frequent_with_ties_broken_by_value(profiled, frame):
@@ -168,5 +163,5 @@ def test_identifier_like_text_columns_get_no_top_values(spark):
     df = spark.createDataFrame(rows, "customer_id string, grade string, snapshot_date date")
     by_column = {r["column"]: r for r in profile_table(df, "silver/ids", "run-1")}
     assert by_column["customer_id"]["top_values"] is None
-    assert abs(by_column["customer_id"]["distinct_count"] - 40) <= 4  # HyperLogLog++: ~5 %
+    assert by_column["customer_id"]["distinct_count"] == 40
     assert by_column["grade"]["top_values"] == [{"value": "A", "count": 26}, {"value": "B", "count": 14}]

@@ -9,41 +9,39 @@ counted as the ``invalid_count`` of its column instead).
 Every row holds
   - ``row_count`` (rows of the partition), ``null_count`` (NaN counts as null),
     ``invalid_count`` (rows whose ``<col>_invalid`` flag is true; null when the column
-    has no flag, e.g. in gold), ``distinct_count`` (approximate: HyperLogLog++, 5 %
-    relative standard error, near exact for small counts);
+    has no flag, e.g. in gold), ``distinct_count`` (exact: non-null distinct values;
+    for list columns, distinct lists);
   - numeric and date columns: ``min``, ``max``, ``mean``, ``stddev`` (sample), the
-    approximate quantiles ``p01 p25 p50 p75 p99`` (``percentile_approx``, accuracy
-    1,000: a quantile is an observed value within 0.1 % of the rows of its rank), and a
-    histogram ``hist_edges`` (n + 1 edges) / ``hist_counts`` (n counts) whose bins are
-    fixed per column across all partitions of the run (see :func:`histogram_edges`):
-    unit bins for integers over a small range, else up to ``HIST_BINS`` equal-width
-    bins between the lowest partition p01 and the highest partition p99; the outer
-    bins also hold the values beyond the edges, so the counts add up to the non-null
-    rows. Date columns are profiled as days since 1970-01-01 (also matplotlib's date
-    number);
+    quantiles ``p01 p25 p50 p75 p99`` (exact: the smallest observed value whose rank
+    reaches the quantile, numpy's ``inverted_cdf``), and a histogram ``hist_edges``
+    (n + 1 edges) / ``hist_counts`` (n counts) whose bins are fixed per column across
+    all partitions of the run (see :func:`histogram_edges`): unit bins for integers
+    over a small range, else up to ``HIST_BINS`` equal-width bins between the lowest
+    partition p01 and the highest partition p99; the outer bins also hold the values
+    beyond the edges, so the counts add up to the non-null rows. Date columns are
+    profiled as days since 1970-01-01 (also matplotlib's date number);
   - string, boolean and list columns: ``top_values``, the ``TOP_N`` most frequent
     values with their counts (ties by value; list columns count their elements).
     Values of keyed-hash columns (``*_hash``, personal data) are stored as
-    ``<masked>`` with their counts. Identifier-like text columns (approximate
-    distinct count >= ``KEY_LIKE_SHARE`` of the values in every partition) get no
-    top values (null): each value occurs about once, and counting them all costs
-    the most of any column.
+    ``<masked>`` with their counts. Identifier-like text columns (distinct count >=
+    ``KEY_LIKE_SHARE`` of the values in every partition) get no top values (null):
+    each value occurs about once.
 
-Computation: two Spark jobs per table, whatever its width, and only small aggregates
-reach the driver (one row per partition and column): (1) counts, moments and
-percentile_approx quantiles of every column in one aggregation grouped by
-(snapshot_date, column) over the rows unpivoted to (column, value); (2) the bin of
-every numeric value (edges from (1), joined as a broadcast table) and every text
-value counted per partition in one aggregation, keeping all bins and the top values.
-A wide ``groupBy(snapshot_date)`` with hundreds of aggregate columns computes the same
-but spends most of its time compiling generated code (measured on the 123 columns of
-gold/feature_store), hence the unpivot.
+Computation: two Spark jobs per table, and only small aggregates reach the driver (one
+row per partition and column). Spark groups the rows of each partition (snapshot_date)
+and hands them to a Python worker as Arrow batches (``applyInArrow``), where numpy and
+pyarrow compute (1) every statistic of every column of that partition, exactly, and
+(2) with the bin edges fixed from (1), the histogram of every numeric column. One
+partition of one table must fit in a worker's memory (a month of a table: a few MB on
+CS611, tens of MB at 40 times its size). The earlier pure-Spark version
+(percentile_approx and HyperLogLog over rows unpivoted to (column, value)) took about
+twice as long on the CS611 tables, most of it in per-row aggregation buffers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import functools
 import logging
 import math
 import time
@@ -58,12 +56,10 @@ logger = logging.getLogger(__name__)
 PARTITION_COLUMN = "snapshot_date"
 QUANTILES = (0.01, 0.25, 0.5, 0.75, 0.99)
 QUANTILE_NAMES = ("p01", "p25", "p50", "p75", "p99")
-QUANTILE_ACCURACY = 1_000
 TOP_N = 5
 HIST_BINS = 20
-#: A text column whose (approximate) distinct count is at least this share of its
-#: values in every partition is an identifier: its top values (all seen once) are
-#: not counted, which spares a count over every distinct value.
+#: A text column whose distinct count is at least this share of its values in every
+#: partition is an identifier: its top values (all seen once) say nothing.
 KEY_LIKE_SHARE = 0.9
 KEY_LIKE_MIN_VALUES = 20
 SKIPPED_COLUMNS = frozenset({"raw_values", "_raw_values", "_malformed_line"})
@@ -185,43 +181,6 @@ def histogram_edges(
     return [lo + i * width for i in range(bins)] + [hi]
 
 
-def _uniform_width(edges: Sequence[float]) -> float | None:
-    """The bin width when the edges are equally spaced, else None."""
-    width = (edges[-1] - edges[0]) / (len(edges) - 1)
-    tolerance = 1e-9 * max(abs(edges[0]), abs(edges[-1]), width)
-    ok = all(abs(edges[i] - (edges[0] + i * width)) <= tolerance for i in range(len(edges)))
-    return width if ok and width > 0 else None
-
-
-def _bin_index():
-    """Spark expression over the columns num, edges, width, bins: the bin of num, 0 ..
-    bins - 1, where bin i holds edges[i] <= num < edges[i + 1], values below the first
-    inner edge fall in bin 0 and values at or above the last inner edge in the last
-    bin (so the last bin is closed, as in numpy.histogram). Equal-width edges take
-    arithmetic plus a one-step correction against the edges (exact at the edges);
-    other edges count the inner edges <= num."""
-    from pyspark.sql import functions as F
-
-    num, edges, width, bins = F.col("num"), F.col("edges"), F.col("width"), F.col("bins")
-    guess = F.least(F.greatest(F.floor((num - F.element_at(edges, 1)) / width).cast("int"), F.lit(0)), bins - 1)
-    lower, upper = F.element_at(edges, guess + 1), F.element_at(edges, guess + 2)
-    uniform = (F.when((guess > 0) & (num < lower), guess - 1)
-               .when((guess < bins - 1) & (num >= upper), guess + 1)
-               .otherwise(guess))
-    inner = F.slice(edges, 2, F.greatest(bins - 1, F.lit(1)))
-    counted = F.when(bins == 1, F.lit(0)).otherwise(F.size(F.filter(inner, lambda edge: edge <= num)))
-    return F.when(width.isNotNull(), uniform).otherwise(counted)
-
-
-def _element_entry(name: str):
-    """The function F.transform applies to each element of list column `name` (one
-    argument: F.transform passes the index too to a two-argument function)."""
-    from pyspark.sql import functions as F
-
-    return lambda e: F.struct(F.lit(name).alias("column"), F.lit(None).cast("double").alias("num"),
-                              e.cast("string").alias("text"))
-
-
 def _numeric_value(col, kind: str, data_type):
     """A numeric or date column as double (dates as days since 1970-01-01; NaN -> null)."""
     from pyspark.sql import functions as F
@@ -257,7 +216,6 @@ def profile_table(
     (values outside go to the outer bins); `flags` maps a column to its flag column
     (default: :func:`flag_columns`). Runs two Spark jobs; collects only aggregates.
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     if PARTITION_COLUMN not in df.columns:
@@ -267,44 +225,34 @@ def profile_table(
     flags = dict(flag_columns(df.schema) if flags is None else flags)
     kinds = profiled_columns(df.schema, flags)
     flags = {c: f for c, f in flags.items() if c in kinds and f in types}
-    bins = dict(bins or {})
+    bins = {c: [float(e) for e in edges] for c, edges in (bins or {}).items()}
     profiled_at = profiled_at or dt.datetime.now(dt.timezone.utc)
     if not kinds:
         return []
-
-    # job 1: counts, moments, quantiles per partition and column, in one aggregation
-    # over (snapshot_date, column, value) triples: a narrow plan whatever the width of
-    # the table (a wide groupBy with hundreds of aggregates spends its time compiling)
-    values = {c: _numeric_value(F.col(c), k, types[c]) for c, k in kinds.items() if k in ("numeric", "date")}
-    triples = []
+    numeric = [c for c, k in kinds.items() if k in ("numeric", "date")]
+    # what the Python workers read: the profiled columns as Arrow-friendly types
+    # (decimals and timestamps as doubles, dates as days since 1970) and the flags
+    columns = [PARTITION_COLUMN]
     for c, k in kinds.items():
-        if c in values:
-            num, text, present = values[c], F.lit(None).cast("string"), values[c].isNotNull()
-        else:
-            text = F.col(c).cast("string") if k == "categorical" else F.when(
-                F.col(c).isNotNull(), F.concat_ws("\u0001", F.col(c).cast("array<string>")))
-            num, present = F.lit(None).cast("double"), F.col(c).isNotNull()
-        flag = F.col(flags[c]).cast("long") if c in flags else F.lit(None).cast("long")
-        triples.append(F.struct(F.lit(c).alias("column"), num.alias("num"), text.alias("text"),
-                                present.cast("long").alias("present"), flag.alias("flag")))
-    long = df.select(PARTITION_COLUMN, F.explode(F.array(*triples)).alias("t")).select(PARTITION_COLUMN, "t.*")
-    num = F.col("num")
-    aggregated = long.groupBy(PARTITION_COLUMN, "column").agg(
-        F.count(F.lit(1)).alias("rows"), F.sum("present").alias("nonnull"), F.sum("flag").alias("invalid"),
-        F.approx_count_distinct(num).alias("distinct_num"), F.approx_count_distinct("text").alias("distinct_text"),
-        F.min(num).alias("min"), F.max(num).alias("max"), F.avg(num).alias("mean"),
-        F.stddev_samp(num).alias("stddev"),
-        F.percentile_approx(num, list(QUANTILES), QUANTILE_ACCURACY).alias("quantiles"),
-    )
-    with _hash_aggregated_sketches(df.sparkSession):
-        stats = {(r[PARTITION_COLUMN], r["column"]): r.asDict() for r in aggregated.collect()}
+        columns.append(_numeric_value(F.col(c), k, types[c]).alias(c) if c in numeric else F.col(c))
+    columns += [F.col(f).alias(f"\u0001flag:{c}") for c, f in flags.items()]
+    narrow = df.select(*columns)
+
+    # job 1: every statistic per partition and column, exact, in one Python pass per
+    # partition (Arrow batches in, one small row per column out)
+    spec = {"kinds": kinds, "flags": sorted(flags), "top_n": top_n}
+    stats = {
+        (r[PARTITION_COLUMN], r["column"]): r.asDict()
+        for r in narrow.groupBy(PARTITION_COLUMN).applyInArrow(
+            functools.partial(_partition_statistics, spec=spec), _STATISTICS_DDL).collect()
+    }
     job1 = time.perf_counter() - began
 
     # bin edges fixed per column across the partitions
     edges: dict[str, list[float]] = {}
-    for c in values:
+    for c in numeric:
         if c in bins:
-            edges[c] = [float(e) for e in bins[c]]
+            edges[c] = bins[c]
             continue
         parts = [s for (_, column), s in stats.items() if column == c and s["nonnull"]]
         if not parts:
@@ -318,48 +266,16 @@ def profile_table(
         if found is not None:
             edges[c] = found
 
-    # job 2: bins of numeric columns, top values of the others, per partition: one
-    # count over (snapshot_date, column, value-or-bin), the bin found by a broadcast
-    # join on the column's inner edges (bin = inner edges <= value)
-    entry_type = "array<struct<column:string,num:double,text:string>>"
-    key_like = {c for c, k in kinds.items() if k == "categorical" and _key_like(c, stats)}
-    items, lists = [], []
-    for c, k in kinds.items():
-        if c in key_like:
-            continue
-        if c in edges:
-            items.append(F.struct(F.lit(c).alias("column"), values[c].alias("num"), F.lit(None).cast("string").alias("text")))
-        elif k == "categorical":
-            items.append(F.struct(F.lit(c).alias("column"), F.lit(None).cast("double").alias("num"),
-                                  F.col(c).cast("string").alias("text")))
-        elif k == "list":
-            lists.append(F.coalesce(F.transform(F.col(c), _element_entry(c)), F.array().cast(entry_type)))
-    counted: dict[tuple, list] = {}
-    if items or lists:
-        entries = F.array(*items) if items else F.array().cast(entry_type)
-        if lists:
-            entries = F.concat(entries, *lists)
-        exploded = df.select(PARTITION_COLUMN, F.explode(entries).alias("e")).select(PARTITION_COLUMN, "e.*")
-        if edges:
-            bin_table = df.sparkSession.createDataFrame(
-                [(c, e, _uniform_width(e), len(e) - 1) for c, e in edges.items()],
-                "column string, edges array<double>, width double, bins int")
-            exploded = exploded.join(F.broadcast(bin_table), on="column", how="left")
-            value = F.when(F.col("bins").isNotNull(), F.when(F.col("num").isNotNull(), _bin_index().cast("string")))
-            exploded = exploded.withColumn("value", value.otherwise(F.col("text")))
-        else:
-            exploded = exploded.withColumn("value", F.col("text"))
-        counts = exploded.where(F.col("value").isNotNull()).groupBy(PARTITION_COLUMN, "column", "value").count()
-        rank = F.row_number().over(
-            Window.partitionBy(PARTITION_COLUMN, "column").orderBy(F.desc("count"), F.asc("value")))
-        keep = F.col("_rank") <= top_n
-        if edges:
-            keep = keep | F.col("column").isin(list(edges))
-        grouped = counts.withColumn("_rank", rank).where(keep).groupBy(PARTITION_COLUMN, "column").agg(
-            F.collect_list(F.struct("value", "count")).alias("entries"))
-        counted = {(r[PARTITION_COLUMN], r["column"]): [(e["value"], e["count"]) for e in r["entries"]]
-                   for r in grouped.collect()}
+    # job 2: the histogram of every numeric column per partition, with those edges
+    counted: dict[tuple, list[int]] = {}
+    if edges:
+        counted = {
+            (r[PARTITION_COLUMN], r["column"]): list(r["counts"])
+            for r in narrow.select(PARTITION_COLUMN, *edges).groupBy(PARTITION_COLUMN).applyInArrow(
+                functools.partial(_partition_histograms, edges=edges), _HISTOGRAM_DDL).collect()
+        }
 
+    key_like = {c for c, k in kinds.items() if k == "categorical" and _key_like(c, stats)}
     rows: list[dict[str, Any]] = []
     dates = sorted({d for d, _ in stats}, key=lambda d: (d is None, d))
     for date in dates:
@@ -368,57 +284,136 @@ def profile_table(
             row: dict[str, Any] = {
                 "run_id": run_id, "table": table_name, "table_version": table_version, "snapshot_date": date,
                 "column": c, "dtype": types[c].simpleString(), "kind": k,
-                "row_count": s["rows"], "null_count": s["rows"] - (s["nonnull"] or 0),
-                "invalid_count": int(s["invalid"] or 0) if c in flags else None,
-                "distinct_count": s["distinct_num"] if c in values else s["distinct_text"],
-                "profiled_at": profiled_at, "top_values": None, "hist_edges": None, "hist_counts": None,
+                "row_count": s["rows"], "null_count": s["rows"] - s["nonnull"],
+                "invalid_count": s["invalid"] if c in flags else None,
+                "distinct_count": s["distinct"], "profiled_at": profiled_at,
+                "top_values": None, "hist_edges": None, "hist_counts": None,
             }
-            if c in values:
+            if c in numeric:
                 quantiles = s["quantiles"] or [None] * len(QUANTILES)
                 row.update({"min": s["min"], "max": s["max"], "mean": s["mean"], "stddev": s["stddev"],
                             **dict(zip(QUANTILE_NAMES, quantiles))})
-            entries = counted.get((date, c), [])
             if c in edges:
-                hist = [0] * (len(edges[c]) - 1)
-                for value, n in entries:
-                    hist[int(value)] += n
-                row["hist_edges"], row["hist_counts"] = edges[c], hist
+                row["hist_edges"] = edges[c]
+                row["hist_counts"] = counted.get((date, c), [0] * (len(edges[c]) - 1))
             elif k in ("categorical", "list") and c not in key_like:
-                top = sorted(entries, key=lambda e: (-e[1], e[0]))[:top_n]
                 masked = c.endswith("_hash")
-                row["top_values"] = [{"value": MASKED if masked else v, "count": n} for v, n in top]
+                row["top_values"] = [{"value": MASKED if masked else e["value"], "count": e["count"]}
+                                     for e in s["top"] or []]
             rows.append(row)
-    logger.debug("%s: profiled %d columns x %d partitions in %.1fs (statistics %.1fs, bins and top values %.1fs)",
+    logger.debug("%s: profiled %d columns x %d partitions in %.1fs (statistics %.1fs, histograms %.1fs)",
                  table_name, len(kinds), len(dates), time.perf_counter() - began, job1,
                  time.perf_counter() - began - job1)
     return rows
 
 
-#: Groups (partition x column) a task keeps in a hash map of quantile sketches before
-#: Spark falls back to sorting all its rows (Spark's default: 128, fewer than the
-#: columns x months of one table). A sketch holds a few thousand numbers at most.
-SKETCH_GROUPS_IN_MEMORY = 4096
+_STATISTICS_DDL = (
+    f"{PARTITION_COLUMN} date, column string, rows long, nonnull long, invalid long, distinct long, "
+    "min double, max double, mean double, stddev double, quantiles array<double>, "
+    "top array<struct<value:string,count:long>>"
+)
+_HISTOGRAM_DDL = f"{PARTITION_COLUMN} date, column string, counts array<long>"
 
 
-@contextlib.contextmanager
-def _hash_aggregated_sketches(spark):
-    key = "spark.sql.objectHashAggregate.sortBased.fallbackThreshold"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, str(SKETCH_GROUPS_IN_MEMORY))
-    try:
-        yield
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
+def _text_of(values):
+    """An Arrow array as text, the way Spark casts it to string (booleans as true/false)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_boolean(values.type):
+        return pc.if_else(values, "true", "false")
+    return pc.cast(values, pa.string())
+
+
+def _top(text, top_n: int) -> list[dict[str, Any]]:
+    """The `top_n` most frequent non-null values of a text array, ties by value."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(pc.drop_null(text)).to_pylist()
+    counts.sort(key=lambda e: (-e["counts"], e["values"]))
+    return [{"value": e["values"], "count": e["counts"]} for e in counts[:top_n]]
+
+
+def _partition_statistics(table, spec: Mapping[str, Any]):
+    """One partition (an Arrow table of the narrowed columns) -> one row per profiled
+    column: counts, exact distinct count, moments and exact quantiles (the smallest
+    observed value whose rank reaches the quantile), and top values of text columns.
+    Runs in the Python workers."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    date = table.column(PARTITION_COLUMN)[0].as_py() if table.num_rows else None
+    rows = table.num_rows
+    out: list[dict[str, Any]] = []
+    for c, kind in spec["kinds"].items():
+        values = table.column(c).combine_chunks()
+        row: dict[str, Any] = {PARTITION_COLUMN: date, "column": c, "rows": rows, "invalid": None,
+                               "min": None, "max": None, "mean": None, "stddev": None, "quantiles": None,
+                               "top": None}
+        if c in spec["flags"]:
+            row["invalid"] = int(pc.sum(pc.cast(table.column(f"\u0001flag:{c}"), pa.int64())).as_py() or 0)
+        if kind in ("numeric", "date"):
+            v = values.to_numpy(zero_copy_only=False).astype("float64")
+            v = np.sort(v[~np.isnan(v)])
+            n = len(v)
+            row.update(nonnull=n, distinct=int(n and 1 + np.count_nonzero(v[1:] != v[:-1])))
+            if n:
+                ranks = [max(0, math.ceil(q * n) - 1) for q in QUANTILES]
+                row.update(min=float(v[0]), max=float(v[-1]), mean=float(v.mean()),
+                           stddev=float(v.std(ddof=1)) if n > 1 else None, quantiles=[float(v[r]) for r in ranks])
+        elif kind == "categorical":
+            text = _text_of(values)
+            row.update(nonnull=rows - text.null_count, distinct=int(pc.count_distinct(text).as_py()),
+                       top=_top(text, spec["top_n"]))
+        else:  # list: distinct lists, top elements
+            elements = pc.list_flatten(values)
+            lists = {tuple(x) for x in values.to_pylist() if x is not None}
+            row.update(nonnull=rows - values.null_count, distinct=len(lists),
+                       top=_top(_text_of(elements), spec["top_n"]))
+        out.append(row)
+    return pa.Table.from_pylist(out, schema=_arrow_schema(_STATISTICS_DDL))
+
+
+def _partition_histograms(table, edges: Mapping[str, Sequence[float]]):
+    """One partition -> the bin counts of every column in `edges`: bin i holds
+    edges[i] <= value < edges[i + 1]; values below the first inner edge count in the
+    first bin and values at or above the last inner edge in the last (the last bin is
+    closed, as in numpy.histogram). Runs in the Python workers."""
+    import numpy as np
+    import pyarrow as pa
+
+    date = table.column(PARTITION_COLUMN)[0].as_py() if table.num_rows else None
+    out = []
+    for c, e in edges.items():
+        v = table.column(c).combine_chunks().to_numpy(zero_copy_only=False).astype("float64")
+        v = v[~np.isnan(v)]
+        which = np.searchsorted(np.asarray(e[1:-1], dtype="float64"), v, side="right")
+        out.append({PARTITION_COLUMN: date, "column": c,
+                    "counts": np.bincount(which, minlength=len(e) - 1).astype("int64").tolist()})
+    return pa.Table.from_pylist(out, schema=_arrow_schema(_HISTOGRAM_DDL))
+
+
+@functools.cache
+def _arrow_schema(ddl: str):
+    import pyarrow as pa
+
+    top = pa.list_(pa.struct([("value", pa.string()), ("count", pa.int64())]))
+    types = {"date": pa.date32(), "string": pa.string(), "long": pa.int64(), "double": pa.float64(),
+             "array<double>": pa.list_(pa.float64()), "array<long>": pa.list_(pa.int64()),
+             "array<struct<value:string,count:long>>": top}
+    fields = []
+    for part in ddl.split(", "):
+        name, kind = part.split(" ", 1)
+        fields.append((name, types[kind]))
+    return pa.schema(fields)
 
 
 def _key_like(column: str, stats: Mapping[tuple, Mapping[str, Any]]) -> bool:
     """True when every partition's values of `column` are (nearly) all distinct."""
     parts = [s for (_, c), s in stats.items() if c == column and s["nonnull"]]
     return bool(parts) and all(
-        s["nonnull"] > KEY_LIKE_MIN_VALUES and (s["distinct_text"] or 0) >= KEY_LIKE_SHARE * s["nonnull"]
+        s["nonnull"] > KEY_LIKE_MIN_VALUES and (s["distinct"] or 0) >= KEY_LIKE_SHARE * s["nonnull"]
         for s in parts
     )
 

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,6 +219,10 @@ def get_spark(settings: SparkSettings | None = None):
     if active is not None:
         return active
     os.environ["JAVA_HOME"] = resolve_java_home()
+    if settings.master.startswith("local"):
+        # Python workers (the profile's Arrow functions) run the driver's interpreter,
+        # with its packages; on a cluster, set PYSPARK_PYTHON for the executors
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = spark_conf(settings)
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
     for key, value in conf.items():
