@@ -1715,8 +1715,9 @@ def limits(f: DeckFacts) -> list[str]:
 
 
 NEXT_STEPS = (
-    "Incremental builds by partition: only the months a new file changes flow on to silver and gold.",
-    "Profiling inside the build's own passes, so every run gets its quality report cheaply.",
+    "Incremental builds across sources: a month new in every file still re-checks whole the tables "
+    "whose rules read a changed table, and gold.",
+    "The quality report on every run by default, with drift alerts between runs.",
     "Collectors and an immutable landing zone for CSV drops and REST/JSON APIs.",
     "Monitoring: drift per month from _meta/profile, with alerts on quality and leakage guards.",
     "Serving: point-in-time feature lookup for scoring new applications.",
@@ -1730,8 +1731,8 @@ def headline_limits(f: DeckFacts) -> str:
     nulled = f.quality.failed_by_action.get("nulled", 0)
     if gaps and gaps[0][1]:
         return (f"Limits: {n(gaps[0][1])} feature rows lack {gaps[0][0]} history, {n(nulled)} raw values were "
-                f"nulled; next: incremental builds and monitoring")
-    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: incremental builds and monitoring"
+                f"nulled; next: monitoring and more sources")
+    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: monitoring and more sources"
 
 
 def slide_limits(f: DeckFacts) -> Slide:
