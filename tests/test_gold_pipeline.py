@@ -40,11 +40,13 @@ def test_gold_holds_one_feature_row_per_application_and_one_label_per_loan(built
     assert leakage["passed"].all()
 
 
-def test_rerunning_gold_on_unchanged_silver_creates_no_new_version(built, sample_copy):
-    before = gold_versions(built)
-    assert main(["--data-root", str(sample_copy), "--datamart", str(built)]) == 0
-    assert main(["--data-root", str(sample_copy), "--datamart", str(built), "--layers", "gold"]) == 0
-    assert gold_versions(built) == before
+def test_rerunning_gold_on_unchanged_silver_creates_no_new_version(built, sample_copy, tmp_path):
+    datamart = tmp_path / "dm"  # a copy: the shared datamart's latest run stays the full build
+    shutil.copytree(built, datamart)
+    before = gold_versions(datamart)
+    assert main(["--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
+    assert main(["--data-root", str(sample_copy), "--datamart", str(datamart), "--layers", "gold"]) == 0
+    assert gold_versions(datamart) == before
 
 
 def test_training_set_by_version_or_timestamp_reproduces_an_earlier_one(spark, built, sample_copy, tmp_path):

@@ -4,6 +4,7 @@ of the same files makes them."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,15 @@ def test_partitions_of_agree_with_the_bronze_parse(spark):
     texts = {"2024-01-05", " 2024-02-01", "2024-02-30", "2024/03/01", "24-1-1", ""}
     expected = {"2024-01-05", "2024-02-01", None}
     assert bronze.partitions_of(spark, source, texts) == expected
+
+
+def test_a_no_change_rerun_records_every_table_and_the_overrides(without_month, tmp_path, monkeypatch):
+    data, datamart = _copy(without_month, tmp_path)
+    first = RunLedger(datamart / "_meta" / "runs").latest_runs()[-1]
+    monkeypatch.setenv("LAKEHOUSE_PII_KEY", "incremental-test-key")
+    override = "spark.spark.sql.shuffle.partitions=3"  # Spark settings are not inputs of any table
+    assert main(["--data-root", str(data), "--datamart", str(datamart), "--set", override]) == 0
+    run = RunLedger(datamart / "_meta" / "runs").latest_runs()[-1]
+    assert {o["table"] for o in run["outputs"]} == {o["table"] for o in first["outputs"]}
+    assert {o["status"] for o in run["outputs"]} == {"unchanged"}
+    assert json.loads(run["options"])["overrides"] == [override]

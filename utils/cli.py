@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             data_root=args.data_root.resolve(), datamart=args.datamart.resolve(),
             layers=tuple(args.layers), start=args.start, end=args.end,
             full_refresh=args.full_refresh, sources=args.sources, run_id=run_id,
-            replay_quarantine=args.replay_quarantine,
+            replay_quarantine=args.replay_quarantine, overrides=tuple(args.overrides),
             pii_key=os.environ[ENV_VAR].encode("utf-8") if os.environ.get(ENV_VAR) else None,
         )
         settings = SparkSettings(

@@ -64,6 +64,7 @@ class RunOptions:
     sources: tuple[str, ...] | None = None
     replay_quarantine: bool = False
     pii_key: bytes | None = None
+    overrides: tuple[str, ...] = ()  # the --set KEY=VALUE the configuration was loaded with
     run_id: str = field(default_factory=lambda: new_run_id())
 
 
@@ -159,7 +160,7 @@ def run_pipeline(
         options={
             "data_root": str(options.data_root), "datamart": str(options.datamart),
             "start": options.start, "end": options.end, "full_refresh": options.full_refresh,
-            "sources": options.sources, "config_file": str(config.file),
+            "sources": options.sources, "config_file": str(config.file), "overrides": list(options.overrides),
         },
         config_hash=config.config_hash,
         started_at=dt.datetime.now(dt.timezone.utc),
@@ -482,6 +483,11 @@ def build_silver(
         else:
             todo.append(t)
     if not todo:
+        if delta_io.table_exists(quarantine_path):  # recorded like the tables it holds rows of
+            record.outputs.append(OutputRecord(
+                "silver", "silver/_quarantine", str(quarantine_path), delta_io.table_version(quarantine_path),
+                0, 0, 0, 0, 0, 0.0, "unchanged", "",
+            ))
         return []
 
     spark = get_spark()
