@@ -771,7 +771,7 @@ def _top_values(ax, rows: pd.DataFrame, column: str) -> None:
             counted = latest["top_values"] is not None and len(latest["top_values"]) > 0
             distinct = min(int(latest["distinct_count"]), nonnull)
             text = ("values masked (personal data)" if masked else "key-like column") + (
-                f"\nlatest partition: ~{_n(distinct)} distinct\nof {_n(nonnull)} values")
+                f"\nlatest partition: {_n(distinct)} distinct\nof {_n(nonnull)} values")
             if counted:
                 largest = max(e["count"] for e in latest["top_values"])
                 text += f"; most\nfrequent value: {largest}×"
