@@ -9,6 +9,7 @@ unchanged inputs finishes in about a second.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -683,10 +684,7 @@ def _gold_rows_from(spark, loans, since: dt.date, spec) -> int:
     recent = loans.where(F.col("snapshot_date") >= F.lit(since))
     frames = [gold.build_population(recent, spec).select("snapshot_date")]
     frames += [gold.build_label_store(recent, label).select("snapshot_date") for label in spec.labels]
-    union = frames[0]
-    for frame in frames[1:]:
-        union = union.unionByName(frame)
-    return union.count()
+    return functools.reduce(lambda a, b: a.unionByName(b), frames).count()
 
 
 def _gold_since(build: Build, identities: dict[str, str], paths: dict[str, Path]) -> dt.date | None:
