@@ -64,13 +64,13 @@ def bronze_row(line: int, customer_id: str | None = "CUS_0x1", *, name: str | No
     return (customer_id, name, ssn, age, monthly, annual, date, malformed, file, line, parsed)
 
 
-def run(spark, rows: list[tuple], *rules: RuleSpec, columns=COLUMNS, references=None):
+def run(spark, rows: list[tuple], *rules: RuleSpec, columns=COLUMNS, references=None, accepted=None):
     """Bronze rows -> (table, checked DataFrame, evaluated rules). The checked rows are
     computed once, as the pipeline does (it persists them), so that the several reads
     of one test do not each re-run the cleaning."""
     table = SilverTable(name="people", source="people", columns=columns, rules=tuple(rules))
     bronze = spark.createDataFrame(rows, BRONZE_SCHEMA)
-    checked = check_rules(clean_table(bronze, table, SOURCE, pii_key=KEY), table, references)
+    checked = check_rules(clean_table(bronze, table, SOURCE, pii_key=KEY), table, references, accepted=accepted)
     return table, checked.localCheckpoint(), table_rules(table, SOURCE)
 
 
@@ -225,6 +225,17 @@ def test_unique_keeps_the_first_row_by_source_file_and_line_and_quarantines_late
         [Row(rule="unique_customer_id", _source_file="a.csv", _source_line=5),
          Row(rule="unique_customer_id", _source_file="b.csv", _source_line=2)],
     )
+
+
+@pytest.mark.parametrize("broadcast_limit", [100_000, 1], ids=["broadcast", "window"])
+def test_unique_also_quarantines_rows_repeating_a_key_silver_already_accepted(spark, monkeypatch, broadcast_limit):
+    monkeypatch.setattr(silver, "MAX_BROADCAST_DUPLICATES", broadcast_limit)
+    accepted = spark.createDataFrame([("CUS_0x1",), (None,)], "customer_id string")  # rows outside the build
+    rows = [bronze_row(2, "CUS_0x1"), bronze_row(3, "CUS_0x2"), bronze_row(4, "CUS_0x2"), bronze_row(5, None)]
+    table, checked, rules = run(spark, rows, RuleSpec("unique_customer_id", "drop", unique=("customer_id",)),
+                                accepted=accepted)
+    assert lines(quarantine_rows(checked, table, rules)) == [2, 4]
+    assert lines(silver_rows(checked, table, rules)) == [3, 5]
 
 
 def test_references_flags_rows_whose_key_is_missing_but_not_null_keys(spark):

@@ -261,8 +261,9 @@ def changed_date_texts(new: dict[str, list[int]], old: dict[str, list[int]]) -> 
 
 def partitions_of(spark, source: Source, texts: set[str]) -> set[str | None]:
     """The snapshot_date partitions (ISO text; None = unparsed) that raw date `texts`
-    land in, parsed exactly as :func:`parse_bronze` parses them (literals only: Spark
-    folds them on the driver, no job runs)."""
+    land in, parsed exactly as :func:`parse_bronze` parses them: in Python when the
+    first format is plain yyyy/MM/dd (see _simple_date), else by Spark over the texts
+    as literals (one small job)."""
     from pyspark.sql import functions as F
 
     if not texts:

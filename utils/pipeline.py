@@ -443,7 +443,6 @@ def build_silver(
     bronze_views = dict(bronze_views or {})
     fps: dict[str, str] = {}
     todo: list[SilverTable] = []
-    partial: dict[str, Change] = {}  # tables redone in the partitions their bronze changed
     for t in tables:
         bronze_path = datamart.table("bronze", t.source)
         if t.source not in bronze_views:
@@ -474,7 +473,7 @@ def build_silver(
                     options.start, options.end, key_id(pii_key), [fps[r] for r in refs],
                 )
                 if ledger.unchanged(f"silver/{t.name}", before, delta_io.table_version(silver_path)):
-                    partial[t.name] = Change(before, change.partitions)
+                    build.changes[f"silver/{t.name}"] = Change(before, change.partitions)
         if skip:
             logger.info("silver/%s: inputs unchanged since version %s, skipped", t.name, delta_io.table_version(silver_path))
             record.outputs.append(OutputRecord(
@@ -514,9 +513,8 @@ def build_silver(
                 logger.info("silver/%s: bronze/%s was re-ingested in this run; replaying the whole table",
                             t.name, t.source)
                 replay = None
-            if t.name in partial:
-                replay = set(partial[t.name].partitions)
-                build.changes[f"silver/{t.name}"] = partial[t.name]
+            if f"silver/{t.name}" in build.changes:
+                replay = set(build.changes[f"silver/{t.name}"].partitions)
                 logger.info("silver/%s: redoing %d partition(s) whose bronze rows changed", t.name, len(replay))
             scope = _scope(bronze_counts[t.name], silver_path, options, replay)
             scopes[t.name] = scope

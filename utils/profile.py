@@ -244,7 +244,7 @@ def profile_table(
     stats = {
         (r[PARTITION_COLUMN], r["column"]): r.asDict()
         for r in narrow.groupBy(PARTITION_COLUMN).applyInArrow(
-            functools.partial(_partition_statistics, spec=spec), _STATISTICS_DDL).collect()
+            functools.partial(_partition_statistics, spec=spec), _result_types()[0]).collect()
     }
     job1 = time.perf_counter() - began
 
@@ -272,7 +272,7 @@ def profile_table(
         counted = {
             (r[PARTITION_COLUMN], r["column"]): list(r["counts"])
             for r in narrow.select(PARTITION_COLUMN, *edges).groupBy(PARTITION_COLUMN).applyInArrow(
-                functools.partial(_partition_histograms, edges=edges), _HISTOGRAM_DDL).collect()
+                functools.partial(_partition_histograms, edges=edges), _result_types()[1]).collect()
         }
 
     key_like = {c for c, k in kinds.items() if k == "categorical" and _key_like(c, stats)}
@@ -307,12 +307,29 @@ def profile_table(
     return rows
 
 
-_STATISTICS_DDL = (
-    f"{PARTITION_COLUMN} date, column string, rows long, nonnull long, invalid long, distinct long, "
-    "min double, max double, mean double, stddev double, quantiles array<double>, "
-    "top array<struct<value:string,count:long>>"
-)
-_HISTOGRAM_DDL = f"{PARTITION_COLUMN} date, column string, counts array<long>"
+@functools.cache
+def _result_types():
+    """(statistics, histogram) row types the Python workers return, as Spark types
+    (for applyInArrow) from which pyspark derives the Arrow schemas (for the workers)."""
+    from pyspark.sql import types as T
+
+    def struct(*fields):
+        return T.StructType([T.StructField(name, kind) for name, kind in fields])
+
+    key = [(PARTITION_COLUMN, T.DateType()), ("column", T.StringType())]
+    top = T.ArrayType(struct(("value", T.StringType()), ("count", T.LongType())))
+    statistics = struct(*key, *[(n, T.LongType()) for n in ("rows", "nonnull", "invalid", "distinct")],
+                        *[(n, T.DoubleType()) for n in ("min", "max", "mean", "stddev")],
+                        ("quantiles", T.ArrayType(T.DoubleType())), ("top", top))
+    histogram = struct(*key, ("counts", T.ArrayType(T.LongType())))
+    return statistics, histogram
+
+
+def _arrow_table(rows: list[dict[str, Any]], spark_type):
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return pa.Table.from_pylist(rows, schema=to_arrow_schema(spark_type))
 
 
 def _text_of(values):
@@ -372,7 +389,7 @@ def _partition_statistics(table, spec: Mapping[str, Any]):
             row.update(nonnull=rows - values.null_count, distinct=len(lists),
                        top=_top(_text_of(elements), spec["top_n"]))
         out.append(row)
-    return pa.Table.from_pylist(out, schema=_arrow_schema(_STATISTICS_DDL))
+    return _arrow_table(out, _result_types()[0])
 
 
 def _partition_histograms(table, edges: Mapping[str, Sequence[float]]):
@@ -381,7 +398,6 @@ def _partition_histograms(table, edges: Mapping[str, Sequence[float]]):
     first bin and values at or above the last inner edge in the last (the last bin is
     closed, as in numpy.histogram). Runs in the Python workers."""
     import numpy as np
-    import pyarrow as pa
 
     date = table.column(PARTITION_COLUMN)[0].as_py() if table.num_rows else None
     out = []
@@ -391,22 +407,7 @@ def _partition_histograms(table, edges: Mapping[str, Sequence[float]]):
         which = np.searchsorted(np.asarray(e[1:-1], dtype="float64"), v, side="right")
         out.append({PARTITION_COLUMN: date, "column": c,
                     "counts": np.bincount(which, minlength=len(e) - 1).astype("int64").tolist()})
-    return pa.Table.from_pylist(out, schema=_arrow_schema(_HISTOGRAM_DDL))
-
-
-@functools.cache
-def _arrow_schema(ddl: str):
-    import pyarrow as pa
-
-    top = pa.list_(pa.struct([("value", pa.string()), ("count", pa.int64())]))
-    types = {"date": pa.date32(), "string": pa.string(), "long": pa.int64(), "double": pa.float64(),
-             "array<double>": pa.list_(pa.float64()), "array<long>": pa.list_(pa.int64()),
-             "array<struct<value:string,count:long>>": top}
-    fields = []
-    for part in ddl.split(", "):
-        name, kind = part.split(" ", 1)
-        fields.append((name, types[kind]))
-    return pa.schema(fields)
+    return _arrow_table(out, _result_types()[1])
 
 
 def _key_like(column: str, stats: Mapping[tuple, Mapping[str, Any]]) -> bool:

@@ -222,11 +222,9 @@ def _flag_duplicates(df: DataFrame, keys: tuple[str, ...], name: str, prior: Dat
     order = Window.partitionBy(*keys).orderBy(*LINEAGE_KEPT)
     ids = df.where(keyed).select(*keys, *LINEAGE_KEPT)
     later = ids.withColumn("_rank", F.row_number().over(order)).where(F.col("_rank") > 1).select(*LINEAGE_KEPT)
-    known = None
-    if prior is not None:
-        known = prior.select(*keys).dropna().distinct().withColumn("_known", F.lit(True))
-        later = later.unionByName(ids.join(known.drop("_known"), on=list(keys), how="left_semi")
-                                  .select(*LINEAGE_KEPT)).distinct()
+    known = None if prior is None else prior.select(*keys).dropna().distinct()
+    if known is not None:
+        later = later.unionByName(ids.join(known, on=list(keys), how="left_semi").select(*LINEAGE_KEPT)).distinct()
     found = later.limit(MAX_BROADCAST_DUPLICATES + 1).collect()
     if not found:
         return df.withColumn(name, F.lit(False))
@@ -234,7 +232,7 @@ def _flag_duplicates(df: DataFrame, keys: tuple[str, ...], name: str, prior: Dat
         if known is None:
             return df.withColumn(name, keyed & (F.row_number().over(order) > 1))
         return (
-            df.join(known, on=list(keys), how="left")
+            df.join(known.withColumn("_known", F.lit(True)), on=list(keys), how="left")
             .withColumn(name, keyed & ((F.row_number().over(order) > 1) | F.col("_known").isNotNull()))
             .select(*df.columns, name)
         )
