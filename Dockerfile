@@ -28,9 +28,10 @@ RUN pip install -r requirements.txt
 
 # The delta-spark jars for notebooks (the pipeline itself never needs them).
 ARG DELTA_JARS=fetch
-COPY utils/__init__.py utils/delta_jars.py /tmp/fetch/utils/
+COPY utils/__init__.py /tmp/fetch/utils/
+COPY utils/lake/__init__.py utils/lake/delta_jars.py /tmp/fetch/utils/lake/
 RUN if [ "$DELTA_JARS" = "fetch" ]; then \
-        PYTHONPATH=/tmp/fetch python -m utils.delta_jars /opt/delta-jars \
+        PYTHONPATH=/tmp/fetch python -m utils.lake.delta_jars /opt/delta-jars \
         || echo "continuing without the native Delta connector"; \
     fi \
     && rm -rf /tmp/fetch

@@ -12,7 +12,7 @@ incremental  the datamart of the CS611 files without their last month (built fir
 nochange     a rerun on unchanged inputs (on the datamart the full build left)
 floor        the I/O floor: DuckDB reads the same CSVs and writes them as Parquet
              partitioned by snapshot_date
-scale        synthetic data from `utils.synthetic` at x1, x10, x40 the CS611 size
+scale        synthetic data from `utils.domains.loan_default.synthetic` at x1, x10, x40 the CS611 size
              (customers): a full build and the DuckDB floor at each size
 
 For every process: wall time, and the peak of the summed resident memory (RSS) of the
@@ -57,7 +57,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results"
 CSV_FILES = ("lms_loan_daily.csv", "features_attributes.csv", "features_financials.csv", "feature_clickstream.csv")
 #: The date column of every source, and the partition column of every table.
 DATE_COLUMN = "snapshot_date"
-#: Customers in CS611 and in the shipped sample (utils.synthetic: CS611_CUSTOMERS, DEFAULT_CUSTOMERS).
+#: Customers in CS611 and in the shipped sample (utils.domains.loan_default.synthetic: CS611_CUSTOMERS, DEFAULT_CUSTOMERS).
 CS611_CUSTOMERS = 12_500
 SAMPLE_CUSTOMERS = 1_500
 
@@ -360,7 +360,7 @@ def ensure_synthetic(folder: Path, customers: int) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     logger.info("generating synthetic data for %s customers into %s (not timed)", f"{customers:,}", folder)
     began = time.perf_counter()
-    command = [sys.executable, "-m", "utils.synthetic", "--customers", str(customers), "--out", str(partial)]
+    command = [sys.executable, "-m", "utils.domains.loan_default.synthetic", "--customers", str(customers), "--out", str(partial)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BenchmarkError(f"data generation failed ({result.returncode}): {shlex.join(command)}\n"
@@ -808,7 +808,7 @@ def render_markdown(results: dict) -> str:
                              + " + ".join(_process_share(name, v) for name, v in parts if v["rss_bytes"]) + ".")
     scale = [c for c in results["cases"] if c["kind"] == "build" and c["scale"] is not None]
     if scale:
-        notes.append("Scale data: `python -m utils.synthetic` with "
+        notes.append("Scale data: `python -m utils.domains.loan_default.synthetic` with "
                      + ", ".join(f"{c['customers']:,} customers ({c['checks'].get('csv_mb', '?')} MB of CSV)"
                                  for c in scale) + ".")
     if results.get("error"):
@@ -913,7 +913,7 @@ def describe_machine() -> dict:
     try:
         if str(REPO) not in sys.path:
             sys.path.insert(0, str(REPO))
-        from utils.spark import resolve_java_home
+        from utils.lake.spark import resolve_java_home
 
         java = _first_line([str(Path(resolve_java_home()) / "bin" / "java"), "-version"], "stderr")
     except Exception as exc:  # noqa: BLE001 - provenance only: never stop a benchmark for it

@@ -13,7 +13,7 @@ CS611_DMY = PROJECT_ROOT.parent / "shared" / "datasets" / "cs611_resaved_dmy"
 
 @pytest.fixture(scope="session")
 def spark():
-    from utils.spark import SparkSettings, get_spark
+    from utils.lake.spark import SparkSettings, get_spark
 
     session = get_spark(
         SparkSettings(master="local[2]", app_name="lakehouse-tests", conf={"spark.sql.shuffle.partitions": "2"})

@@ -197,7 +197,7 @@ def test_a_file_without_snapshot_date_is_refused(tmp_path):
 
 
 def test_csv_names_match_the_generator():
-    from utils import synthetic
+    from utils.domains.loan_default import synthetic
 
     assert set(run.CSV_FILES) == {synthetic.LMS_FILE, synthetic.ATTRIBUTES_FILE, synthetic.FINANCIALS_FILE,
                                   synthetic.CLICKSTREAM_FILE}

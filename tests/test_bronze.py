@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from utils.bronze import SourceError, inspect_source, parse_bronze, read_numbered_lines, restrict_to_range
-from utils.config import Source
+from utils.layers.bronze import SourceError, inspect_source, parse_bronze, read_numbered_lines, restrict_to_range
+from utils.lake.config import Source
 
 RUN_AT = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 

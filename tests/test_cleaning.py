@@ -1,4 +1,4 @@
-"""utils/cleaning.py: one tiny DataFrame per cleaning behaviour, exact outputs.
+"""utils/layers/cleaning.py: one tiny DataFrame per cleaning behaviour, exact outputs.
 
 Every test builds a ColumnSpec, applies `clean_column(F.col("raw"), spec)` to a
 one-column DataFrame of raw text and compares, row by row, the cleaned value, the
@@ -15,8 +15,8 @@ import hmac
 import pytest
 from pyspark.sql import functions as F
 
-from utils.cleaning import bound_column, clean_column, hmac_sha256, parse_column
-from utils.config import ColumnSpec
+from utils.layers.cleaning import bound_column, clean_column, hmac_sha256, parse_column
+from utils.lake.config import ColumnSpec
 
 
 def clean(spark, spec: ColumnSpec, values: list[str | None], **kw) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from utils.config import CONF_DIR, ConfigError, load_config
+from utils.lake.config import CONF_DIR, ConfigError, load_config
 
 
 def write(tmp_path, raw) -> str:

@@ -1,4 +1,4 @@
-"""The slide deck (utils/deck.py): its facts equal the datamart's tables, the PDF is at
+"""The slide deck (utils/present/deck.py): its facts equal the datamart's tables, the PDF is at
 most ten 16:9 pages, a datamart without runs is one clear error, and a new run changes
 the numbers of a regenerated deck."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from utils import deck
+from utils.present import deck
 from utils.cli import main as build_main
-from utils.ledger import RunLedger
+from utils.lake.ledger import RunLedger
 
 SLIDE_POINTS = (round(deck.SLIDE_W * 72), round(deck.SLIDE_H * 72))  # 960 x 540
 
@@ -93,7 +93,7 @@ def test_accounting_and_rule_counts_equal_the_meta_tables(sample_datamart, facts
 
 
 def test_leakage_and_features_come_from_the_run_and_the_config(sample_datamart, facts):
-    from utils.config import load_config
+    from utils.lake.config import load_config
 
     leakage = table(sample_datamart, "_meta/leakage")
     leakage = leakage[leakage["run_id"] == facts.run.run_id]
@@ -138,7 +138,7 @@ def test_effective_rows_take_each_partition_from_the_newest_run_that_wrote_it():
 def test_without_a_model_the_deck_says_how_to_train_it(sample_datamart, facts):
     assert facts.model is None
     assert deck.headline_model(facts).startswith("No sanity model")
-    assert facts.model_hint.startswith("python -m utils.train --datamart ")
+    assert facts.model_hint.startswith("python -m utils.ml.train --datamart ")
 
 
 def test_the_newest_metrics_json_is_read_and_checked_against_the_run(sample_datamart, tmp_path, facts):
@@ -186,9 +186,9 @@ def test_every_slide_has_the_footer_with_run_id_data_root_and_page(facts):
 
 def test_slides_render_without_layout_warnings(facts, caplog):
     """Headlines in two lines and tables above the footer (Slide logs when not)."""
-    with caplog.at_level("WARNING", logger="utils.deck"):
+    with caplog.at_level("WARNING", logger="utils.present.deck"):
         deck.build_slides(facts)
-    assert not [r for r in caplog.records if r.name == "utils.deck"]
+    assert not [r for r in caplog.records if r.name == "utils.present.deck"]
 
 
 # --------------------------------------------------------------------------- errors

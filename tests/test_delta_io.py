@@ -10,8 +10,8 @@ from deltalake import DeltaTable
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from utils import delta_io
-from utils.delta_io import ConcurrentWriteError, SchemaMismatchError, TableMissingError
+from utils.lake import delta_io
+from utils.lake.delta_io import ConcurrentWriteError, SchemaMismatchError, TableMissingError
 
 D1, D2, D3 = dt.date(2023, 1, 1), dt.date(2023, 2, 1), dt.date(2023, 3, 1)
 

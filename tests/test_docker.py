@@ -28,7 +28,7 @@ def test_compose_runs_jupyter_with_a_token_and_the_pipeline_on_demand():
 
     compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yaml").read_text())
     jupyter, pipeline = compose["services"]["jupyter"], compose["services"]["pipeline"]
-    assert jupyter["entrypoint"] == ["python", "-m", "utils.lab"]
+    assert jupyter["entrypoint"] == ["python", "-m", "utils.present.lab"]
     assert "JUPYTER_TOKEN" in jupyter["environment"]
     assert all(p.startswith("127.0.0.1:") for p in jupyter["ports"])
     assert "healthcheck" in jupyter and jupyter["image"].split(":")[1] != "latest"

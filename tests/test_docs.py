@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from utils import docs
-from utils.config import load_config
+from utils.present import docs
+from utils.lake.config import load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DOCS = PROJECT_ROOT / "docs"
@@ -103,7 +103,7 @@ def test_check_reports_a_catalogue_out_of_date_with_the_yaml(config, tmp_path, c
     assert docs.main(["--config", str(changed), "--out", str(out), "--formulation", str(tmp_path / "none.md"),
                       "--check"]) == 1
     err = capsys.readouterr().err
-    assert "out of date" in err and "python -m utils.docs" in err
+    assert "out of date" in err and "python -m utils.present.docs" in err
     assert docs.main(["--config", str(changed), "--out", str(out), "--formulation", str(tmp_path / "none.md")]) == 0
     assert docs.main(["--config", str(changed), "--out", str(out), "--formulation", str(tmp_path / "none.md"),
                       "--check"]) == 0

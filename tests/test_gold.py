@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import Row
 
-from utils.config import FeatureDef, GoldSpec, LabelDef
-from utils.gold import build_feature_store, build_label_store, build_population, cutoff_violations
+from utils.lake.config import FeatureDef, GoldSpec, LabelDef
+from utils.layers.gold import build_feature_store, build_label_store, build_population, cutoff_violations
 
 D = dt.date
 
@@ -114,7 +114,7 @@ def test_cutoff_guard_counts_rows_that_read_beyond_their_cutoff(spark):
 
 
 def test_replay_mismatch_counts_rows_in_one_build_only_up_to_the_cut(spark):
-    from utils.leakage import replay_mismatch
+    from utils.layers.leakage import replay_mismatch
 
     schema = "customer_id string, f double, snapshot_date date"
     d1, d2, d3 = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)

@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from utils.cli import main
-from utils.feature_store import training_set
+from utils.ml.feature_store import training_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GOLD = ("feature_store", "label_store")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from utils import bronze
+from utils.layers import bronze
 from utils.cli import main
-from utils.config import load_config
-from utils.ledger import RunLedger
+from utils.lake.config import load_config
+from utils.lake.ledger import RunLedger
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LMS = "lms_loan_daily.csv"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.lab import lab_command
+from utils.present.lab import lab_command
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def test_lab_serves_with_its_token_and_refuses_requests_without_it(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "JUPYTER_TOKEN": "t0ken-for-tests", "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
-    proc = subprocess.Popen([sys.executable, "-m", "utils.lab", "--ip", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "utils.present.lab", "--ip", "127.0.0.1", "--port", str(port)],
                             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from utils.leakage import auc
+from utils.layers.leakage import auc
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

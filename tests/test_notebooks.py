@@ -1,6 +1,6 @@
 """The notebooks: committed without outputs and without definitions of their own, run
 headless top to bottom on a datamart built from the sample data, and draw their
-figures; plus the summaries of utils/explore.py on tiny DataFrames."""
+figures; plus the summaries of utils/present/explore.py on tiny DataFrames."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from utils import cli, explore
+from utils import cli
+from utils.present import explore
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def test_notebook_runs_within_its_time_budget(executed):
     assert executed.seconds < 300, f"{executed.name} took {executed.seconds:.0f}s"
 
 
-# --------------------------------------------------------------------------- utils/explore.py
+# --------------------------------------------------------------------------- utils/present/explore.py
 
 
 def test_ensure_datamart_builds_only_when_gold_is_missing(tmp_path, monkeypatch):

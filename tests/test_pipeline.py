@@ -14,8 +14,8 @@ import pytest
 from deltalake import DeltaTable
 
 from utils.cli import main
-from utils.config import load_config
-from utils.ledger import RunLedger
+from utils.lake.config import load_config
+from utils.lake.ledger import RunLedger
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCES = list(load_config("loan_default").sources)

@@ -1,4 +1,4 @@
-"""Column profiles (`utils.profile`): metrics checked against pandas on a tiny table."""
+"""Column profiles (`utils.quality.profile`): metrics checked against pandas on a tiny table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from utils.profile import MASKED, histogram_edges, profile_table, write_profile
+from utils.quality.profile import MASKED, histogram_edges, profile_table, write_profile
 
 D1, D2 = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
 SCHEMA = ("amount double, amount_invalid boolean, visits int, city string, ssn_hash string, "

@@ -1,4 +1,4 @@
-"""The data-quality report (`utils.report`): PSI, and one end-to-end report of a datamart
+"""The data-quality report (`utils.quality.report`): PSI, and one end-to-end report of a datamart
 built from the sample data with a few planted bad rows (so the quarantine has rows)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 from utils.cli import main as build_main
-from utils.report import (
+from utils.quality.report import (
     build_report,
     load_report_data,
     psi,
@@ -23,7 +23,7 @@ from utils.report import (
     read_rules_csv,
     resolve_run,
 )
-from utils.report import main as report_main
+from utils.quality.report import main as report_main
 
 TABLES = ["silver/attributes", "silver/clickstream", "silver/financials", "silver/loan_daily",
           "gold/feature_store", "gold/label_store"]

@@ -1,4 +1,4 @@
-"""utils/silver.py: rules, quarantine and counts over a tiny hand-made bronze table.
+"""utils/layers/silver.py: rules, quarantine and counts over a tiny hand-made bronze table.
 
 The bronze rows imitate `bronze/people`: every source column as raw text (the source's
 `snapshot_date` column is reserved, so its text lands in `snapshot_date_raw`), plus
@@ -16,9 +16,9 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from utils import silver
-from utils.config import ColumnSpec, RuleSpec, SilverTable, Source
-from utils.silver import (
+from utils.layers import silver
+from utils.lake.config import ColumnSpec, RuleSpec, SilverTable, Source
+from utils.layers.silver import (
     MASKED,
     Rule,
     check_rules,

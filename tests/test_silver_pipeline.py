@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from utils.cli import main
-from utils.config import load_config
+from utils.lake.config import load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SILVER = list(load_config("loan_default").silver)

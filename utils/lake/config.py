@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 CONF_DIR = PROJECT_ROOT / "conf"
 
 #: CSV options of the parser; anything else is refused. Files are read as UTF-8 (a
@@ -395,7 +395,7 @@ def _validate_silver(file: Path, name: str, body: Any, sources: dict[str, Source
         raise ConfigError(f"{file}: {where}.columns: column name(s) {dupes} produced twice (flags included)")
     rules = []
     generated = {"well_formed_row", "valid_snapshot_date"}
-    for c in columns:  # the cleaning rules a column generates (see utils.silver.table_rules)
+    for c in columns:  # the cleaning rules a column generates (see utils.layers.silver.table_rules)
         generated |= {f"null_token_{c.name}"} if c.null_tokens else set()
         generated |= {f"decorated_{c.name}"} if c.strip else set()
         generated |= {f"valid_{c.name}"} if c.validated else set()

@@ -1,6 +1,6 @@
 """Start JupyterLab for the project, never without a token.
 
-    python -m utils.lab [--port 8888] [--ip 0.0.0.0] [--root DIR]
+    python -m utils.present.lab [--port 8888] [--ip 0.0.0.0] [--root DIR]
 
 The token is the environment variable JUPYTER_TOKEN when it is set and not empty,
 otherwise a random one generated now (48 hex characters). The URL to open, token
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 
 
 def lab_command(token: str, port: int, ip: str, root: Path) -> list[str]:
@@ -33,7 +33,7 @@ def lab_command(token: str, port: int, ip: str, root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m utils.present.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--ip", default="0.0.0.0")
     parser.add_argument("--root", type=Path, default=PROJECT_ROOT)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure(fmt="%(asctime)s %(levelname)s %(message)s")
     sys.exit(main())

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils import bronze, delta_io
-from utils.config import DomainConfig, SilverTable
-from utils.ledger import InputRecord, OutputRecord, RunLedger, RunRecord
+from utils.layers import bronze
+from utils.lake import delta_io
+from utils.lake.config import DomainConfig, SilverTable
+from utils.lake.ledger import InputRecord, OutputRecord, RunLedger, RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def run_pipeline(
         if "bronze" in options.layers:
             pending += build_bronze(build, files)
         if "silver" in options.layers:
-            from utils.pii import load_key
+            from utils.lake.pii import load_key
 
             key = options.pii_key or load_key(datamart.root, None)
             pending += build_silver(build, key, *_upstream(record, pending, "bronze"))
@@ -429,8 +430,10 @@ def build_silver(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from utils import quality, silver, statistics
-    from utils.pii import key_id
+    from utils.quality import results as quality
+    from utils.layers import silver
+    from utils.quality import statistics
+    from utils.lake.pii import key_id
 
     tables = [t for t in silver_order(config) if not options.sources or t.source in options.sources]
     quarantine_path = datamart.table("silver", "_quarantine")
@@ -677,7 +680,7 @@ def _gold_rows_from(spark, loans, since: dt.date, spec) -> int:
     (feature rows follow the population; every label comes from a loan row)."""
     from pyspark.sql import functions as F
 
-    from utils import gold
+    from utils.layers import gold
 
     recent = loans.where(F.col("snapshot_date") >= F.lit(since))
     frames = [gold.build_population(recent, spec).select("snapshot_date")]
@@ -723,7 +726,8 @@ def build_gold(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from utils import gold, leakage
+    from utils.layers import gold
+    from utils.layers import leakage
 
     spec = config.gold
     if spec is None:

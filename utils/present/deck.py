@@ -1,6 +1,6 @@
 """The slide deck of a datamart's latest run: ten 16:9 slides in one PDF.
 
-    python -m utils.deck [--datamart DIR] [--out deck/lakehouse_deck.pdf] [--run-id ID]
+    python -m utils.present.deck [--datamart DIR] [--out deck/lakehouse_deck.pdf] [--run-id ID]
 
 Two halves, so the numbers can be tested without drawing anything:
 
@@ -10,8 +10,8 @@ Two halves, so the numbers can be tested without drawing anything:
   run left it (from the Delta log, no data read), the labels of `gold/label_store`, the
   quarantined rows, the run's rows of `_meta/quality`, `_meta/accounting`,
   `_meta/leakage`, `_meta/statistics` and `_meta/profile`, the domain configuration
-  (`conf/<domain>.yaml` through :mod:`utils.config`) and the newest sanity model
-  (`_models/<label_def>/<stamp>/metrics.json` of ``python -m utils.train``).
+  (`conf/<domain>.yaml` through :mod:`utils.lake.config`) and the newest sanity model
+  (`_models/<label_def>/<stamp>/metrics.json` of ``python -m utils.ml.train``).
   Metadata of a table the run did not rebuild (inputs unchanged, or a partition range)
   comes from the latest earlier run that did, per table and partition.
 * one ``slide_*`` function per slide draws a matplotlib Figure from the facts alone;
@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils import delta_io
-from utils.config import ConfigError, DomainConfig, load_config
-from utils.ledger import RunLedger
+from utils.lake import delta_io
+from utils.lake.config import ConfigError, DomainConfig, load_config
+from utils.lake.ledger import RunLedger
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 DEFAULT_OUT = PROJECT_ROOT / "deck" / "lakehouse_deck.pdf"
 QUARANTINE = "silver/_quarantine"
 LABEL_STORE = "gold/label_store"
@@ -849,7 +849,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         statistics=tuple(gather_statistics(root, run_ids)),
         missing=tuple(gather_missing(root, run.run_id, feature_names)),
         model=model,
-        model_hint=f"python -m utils.train --datamart {root} --label-def {primary}",
+        model_hint=f"python -m utils.ml.train --datamart {root} --label-def {primary}",
     )
 
 
@@ -1195,8 +1195,8 @@ def slide_architecture(f: DeckFacts) -> Slide:
                                     for t in by_layer["silver"]]),
         ("gold: point in time", [(_short_table(t.name), plural(t.rows, "row"), False) for t in by_layer["gold"]]),
         ("consumers", [("training_set()", "labels joined to features", False),
-                       ("sanity model", f"test AUC {auc:.3f}" if auc is not None else "python -m utils.train", False),
-                       ("quality report", "python -m utils.report", False)]),
+                       ("sanity model", f"test AUC {auc:.3f}" if auc is not None else "python -m utils.ml.train", False),
+                       ("quality report", "python -m utils.quality.report", False)]),
     ]
     top, item_h, item_gap, head_h = CONTENT_TOP, 0.52, 0.1, 0.36
     centers = []
@@ -1587,14 +1587,14 @@ def run_commands(f: DeckFacts) -> list[tuple[str, str]]:
     """(comment, command) of the how-to-run slide, with this run's paths in two shell
     variables; the first entries set them."""
     label = f.label.label_def if f.label else (f.model.label_def if f.model else "")
-    train = "python -m utils.train --datamart $DM" + (f" --label-def {label}" if label else "")
+    train = "python -m utils.ml.train --datamart $DM" + (f" --label-def {label}" if label else "")
     return [
         ("where the raw files are, where the tables go", f"DATA={f.run.data_root or 'data'}"),
         ("", f"DM={f.datamart}"),
         ("build every layer (skips unchanged inputs)", "python main.py --data-root $DATA --datamart $DM"),
-        ("profile the run and write the quality report", "python -m utils.report --datamart $DM"),
+        ("profile the run and write the quality report", "python -m utils.quality.report --datamart $DM"),
         ("train the out-of-time sanity model", train),
-        ("render this deck from the latest run", "python -m utils.deck --datamart $DM"),
+        ("render this deck from the latest run", "python -m utils.present.deck --datamart $DM"),
     ]
 
 
@@ -1786,7 +1786,7 @@ def render_deck(f: DeckFacts, out: str | Path) -> Path:
     with _rc({"pdf.fonttype": 42, "font.family": FONT, "axes.unicode_minus": False}):
         figures = build_slides(f)
         metadata = {"Title": f"{f.title}: run {f.run.run_id}", "Subject": str(f.datamart),
-                    "Creator": "python -m utils.deck"}
+                    "Creator": "python -m utils.present.deck"}
         with PdfPages(out, metadata=metadata) as pdf:
             for fig in figures:
                 pdf.savefig(fig)
@@ -1821,7 +1821,7 @@ def build_deck(datamart: str | Path, out: str | Path = DEFAULT_OUT, run_id: str 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m utils.deck", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m utils.present.deck", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--datamart", type=Path, default=PROJECT_ROOT / "datamart", help="folder of the Delta tables")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PDF to write")
@@ -1843,7 +1843,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure()
     sys.exit(main())

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from utils import delta_io
+from utils.lake import delta_io
 
 logger = logging.getLogger(__name__)
 

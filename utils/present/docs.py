@@ -1,12 +1,12 @@
 """Generated documentation: the feature catalogue and the source tables, from the YAML.
 
-    python -m utils.docs [--config conf/loan_default.yaml] [--out docs/feature_catalogue.md]
+    python -m utils.present.docs [--config conf/loan_default.yaml] [--out docs/feature_catalogue.md]
                          [--formulation docs/problem_formulation.md] [--datamart DIR] [--check]
 
 Writes (or, with ``--check``, compares against what is committed):
 
 - ``docs/feature_catalogue.md``: every label definition and every feature of the domain's
-  ``gold`` section after ``for_each`` expansion (:func:`utils.config.load_config`), with
+  ``gold`` section after ``for_each`` expansion (:func:`utils.lake.config.load_config`), with
   its description, source, silver table, cutoff, transformation and version;
 - the block between ``<!-- generated:sources:start -->`` and
   ``<!-- generated:sources:end -->`` of ``docs/problem_formulation.md``: one table per
@@ -37,7 +37,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from utils.config import (
+from utils.lake.config import (
     PROJECT_ROOT,
     ColumnSpec,
     DomainConfig,
@@ -182,15 +182,15 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         raise DocsError(f"{config.file}: no gold section, so no features to document")
     path = Path(config_path or config.file)
     rel = _relative(path)
-    out = _header(path, "python -m utils.docs")
+    out = _header(path, "python -m utils.present.docs")
     out += [
         f"# Feature catalogue: {config.domain}",
         "",
         (f"Generated from `{rel}` (config hash `{config.config_hash}`, the `config_hash` that every run "
-        "records in `_meta/runs`) by `python -m utils.docs`, **without a datamart**: everything below "
+        "records in `_meta/runs`) by `python -m utils.present.docs`, **without a datamart**: everything below "
         "comes from the YAML alone, so the file is reproducible from a clean checkout. "
-        "`python -m utils.docs --check` fails when it is out of date with the YAML; "
-        "`python -m utils.docs --datamart DIR` appends null rates per feature from a built datamart."),
+        "`python -m utils.present.docs --check` fails when it is out of date with the YAML; "
+        "`python -m utils.present.docs --datamart DIR` appends null rates per feature from a built datamart."),
         "",
         *([f"Domain: {config.description}", ""] if config.description else []),
         "## How to read this",
@@ -355,7 +355,7 @@ def feature_coverage(datamart: str | Path, features: Iterable[str], version: int
     import pyarrow.compute as pc
     from deltalake import DeltaTable
 
-    from utils import delta_io
+    from utils.lake import delta_io
 
     path = Path(datamart) / "gold" / "feature_store"
     if not delta_io.table_exists(path):
@@ -439,7 +439,7 @@ def check(config: DomainConfig, out: Path, formulation: Path | None = None,
           config_path: Path | None = None) -> list[str]:
     """Problems of the committed files against the YAML: [] when up to date."""
     problems = []
-    regenerate = f"python -m utils.docs --config {_relative(config_path or config.file)}"
+    regenerate = f"python -m utils.present.docs --config {_relative(config_path or config.file)}"
     expected = definition_part(render_catalogue(config, config_path))
     if not out.is_file():
         problems.append(f"{_relative(out)} is missing; run `{regenerate} --out {_relative(out)}`")
@@ -485,7 +485,7 @@ def write(config: DomainConfig, out: Path, formulation: Path | None = None, conf
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m utils.docs",
+        prog="python -m utils.present.docs",
         description="Generate the feature catalogue (and the source tables of the problem formulation) "
                     "from the domain YAML, or check that the committed ones are up to date.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -504,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """0: written or up to date; 1: out of date (--check) or cannot generate; 2: wrong options."""
-    from utils.config import ConfigError
+    from utils.lake.config import ConfigError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -529,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure()
     sys.exit(main())

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from utils import delta_io
-from utils.config import GoldSpec
+from utils.lake import delta_io
+from utils.lake.config import GoldSpec
 
 logger = logging.getLogger(__name__)
 

@@ -472,7 +472,7 @@ def profile_path(datamart: str | Path) -> Path:
 def datamart_tables(datamart: str | Path) -> list[str]:
     """The silver and gold tables of a datamart, as ``<layer>/<name>`` (the quarantine
     and other ``_`` folders excluded), from the folders holding a Delta table."""
-    from utils import delta_io
+    from utils.lake import delta_io
 
     root = Path(datamart)
     found = []
@@ -487,7 +487,7 @@ def datamart_tables(datamart: str | Path) -> list[str]:
 def run_versions(datamart: str | Path, run_id: str) -> dict[str, int]:
     """Table -> the Delta version the run wrote or found unchanged (from the ledger);
     empty when the run has no outputs recorded (yet)."""
-    from utils.ledger import RunLedger
+    from utils.lake.ledger import RunLedger
 
     for run in RunLedger(Path(datamart) / "_meta" / "runs").latest_runs():
         if run["run_id"] == run_id:
@@ -510,7 +510,7 @@ def profile_datamart(
     Table versions: `versions` when given (e.g. from the run record right after the
     commit), else those the ledger records for the run, else the latest.
     """
-    from utils import delta_io
+    from utils.lake import delta_io
 
     root = Path(datamart)
     names = list(tables) if tables is not None else datamart_tables(root)

@@ -57,8 +57,8 @@ Determinism: the same ``customers``, ``seed`` and ``start`` give byte-identical 
 
 CLI::
 
-    python -m utils.synthetic --customers 1500 --seed 7 --out data/
-    python -m utils.synthetic --scale 40 --out /tmp/cs611_x40/   # 500,000 customers
+    python -m utils.domains.loan_default.synthetic --customers 1500 --seed 7 --out data/
+    python -m utils.domains.loan_default.synthetic --scale 40 --out /tmp/cs611_x40/   # 500,000 customers
 """
 
 from __future__ import annotations
@@ -706,7 +706,7 @@ def generate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.synthetic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m utils.domains.loan_default.synthetic", description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
         "--customers", type=int, help=f"number of customers (default {DEFAULT_CUSTOMERS}, the committed sample)"
@@ -734,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure()
     raise SystemExit(main())

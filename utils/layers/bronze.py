@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import Source
+from utils.lake.config import Source
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Declarative column cleaning: one generic engine for every silver column.
 
-Pure functions over Spark Columns, driven by :class:`utils.config.ColumnSpec`. For a raw
+Pure functions over Spark Columns, driven by :class:`utils.lake.config.ColumnSpec`. For a raw
 text value the recipe runs, in order:
 
   trim -> null_tokens (placeholder -> null) -> strip (decoration) -> map -> parse
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from utils.config import ColumnSpec
+from utils.lake.config import ColumnSpec
 
 #: "A, B, and C" / "A and B" / "A, B" -> items.
 LIST_SEPARATOR = r"\s*,\s*(?:and\s+)?|\s+and\s+"

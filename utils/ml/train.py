@@ -1,9 +1,9 @@
 """Sanity model on the gold stores: does the datamart carry a signal, out of time?
 
-    python -m utils.train [--datamart DIR] [--label-def 30dpd_6mob] [--holdout-months 6]
+    python -m utils.ml.train [--datamart DIR] [--label-def 30dpd_6mob] [--holdout-months 6]
                           [--out DIR] [--master local[*]] [--seed 7]
 
-Data: the training set of :func:`utils.feature_store.training_set` for one label
+Data: the training set of :func:`utils.ml.feature_store.training_set` for one label
 definition, one row per labelled loan (keys, ``label`` 0/1 and every feature of
 gold/feature_store at the loan's application month ``feature_snapshot_date``), read at
 pinned Delta versions and brought to pandas (it is small: one row per loan).
@@ -22,7 +22,7 @@ features.
 
 Output folder (default ``<datamart>/_models/<label_def>/<UTC timestamp>/``):
 ``model.pkl`` (the best fitted sklearn pipeline; it takes the raw feature columns as a
-pandas DataFrame and unpickles where ``utils.train`` is importable, for
+pandas DataFrame and unpickles where ``utils.ml.train`` is importable, for
 :func:`nulls_to_nan`), ``metrics.json`` (both models, the split, top features, feature
 list, the Delta versions of the gold tables read, label_def, seed, timestamp) and
 ``roc.png`` (test ROC curves of both models).
@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from utils import delta_io
-from utils.feature_store import KEY_COLUMNS, store_versions, training_set
+from utils.lake import delta_io
+from utils.ml.feature_store import KEY_COLUMNS, store_versions, training_set
 
 logger = logging.getLogger(__name__)
 
@@ -395,10 +395,10 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from utils.spark import PROJECT_ROOT
+    from utils.lake.spark import PROJECT_ROOT
 
     p = argparse.ArgumentParser(
-        prog="python -m utils.train",
+        prog="python -m utils.ml.train",
         description="Sanity model on the gold stores: out-of-time split, logistic regression and "
                     "gradient boosting, metrics, top features, ROC plot.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     datamart cannot give a run, 2 for wrong options."""
     from pyspark.sql import SparkSession
 
-    from utils.spark import SparkSettings, get_spark
+    from utils.lake.spark import SparkSettings, get_spark
 
     args = build_parser().parse_args(argv)
     datamart = args.datamart.resolve()
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure()
     sys.exit(main())

@@ -1,6 +1,6 @@
 """Training sets from the gold stores, point-in-time by construction, reproducible by version.
 
-    from utils.feature_store import training_set
+    from utils.ml.feature_store import training_set
     df = training_set(spark, "datamart", label_def="30dpd_6mob",
                       features=["age", "debt_to_income"], start="2023-01-01", end="2024-06-01")
 
@@ -18,7 +18,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from utils import delta_io
+from utils.lake import delta_io
 
 KEY_COLUMNS = ("loan_id", "customer_id", "feature_snapshot_date", "label_date", "label_def", "label")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from utils import delta_io
+from utils.lake import delta_io
 
 QUALITY_SCHEMA = pa.schema([
     ("run_id", pa.string()),

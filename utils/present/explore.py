@@ -29,7 +29,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from utils import delta_io
+from utils.lake import delta_io
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def plot_time_coverage(counts: pd.DataFrame, title: str) -> Figure:
 
 def flag_columns(table_spec) -> dict[str, str]:
     """{silver column: its flag column} for the validated columns of a silver table
-    declared in the YAML (:class:`utils.config.SilverTable`), e.g. ssn_hash -> ssn_invalid."""
+    declared in the YAML (:class:`utils.lake.config.SilverTable`), e.g. ssn_hash -> ssn_invalid."""
     return {c.name: c.flag_column for c in table_spec.columns if c.validated}
 
 
@@ -670,7 +670,7 @@ def plot_quarantine(recon: pd.DataFrame, title: str) -> Figure:
 
 
 def split_table(info: Mapping[str, Any]) -> pd.DataFrame:
-    """The two sides of :func:`utils.train.split_out_of_time` (its ``info``), one row
+    """The two sides of :func:`utils.ml.train.split_out_of_time` (its ``info``), one row
     each: first and last application month, months, loans and positive rate."""
     rows = []
     for side in ("train", "test"):
@@ -681,10 +681,10 @@ def split_table(info: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per model of :func:`utils.train.fit_and_score` results: train and test
+    """One row per model of :func:`utils.ml.train.fit_and_score` results: train and test
     ROC AUC, test precision, recall and F1 at the model's threshold, test rows and
     positive rate."""
-    from utils.train import MODEL_NAMES
+    from utils.ml.train import MODEL_NAMES
 
     rows = []
     for name, m in results.items():
@@ -696,7 +696,7 @@ def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def best_model(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """The name of the model with the highest test ROC AUC (as :func:`utils.train.train`
+    """The name of the model with the highest test ROC AUC (as :func:`utils.ml.train.train`
     picks it)."""
     return max(results, key=lambda name: results[name]["test"]["auc"])
 
@@ -732,7 +732,7 @@ def plot_confusion_matrix(cm: pd.DataFrame, title: str, labels: Sequence[str] = 
 
 def plot_feature_importance(top: Sequence[Mapping[str, Any]], title: str) -> Figure:
     """Horizontal bars of permutation importance (mean drop of test ROC AUC, with its
-    standard deviation) from :func:`utils.train.top_features`, largest first."""
+    standard deviation) from :func:`utils.ml.train.top_features`, largest first."""
     if not top:
         return _empty(title, "no features")
     names = [t["feature"] for t in top]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from utils.config import FeatureDef, GoldSpec, LabelDef
+from utils.lake.config import FeatureDef, GoldSpec, LabelDef
 
 SNAPSHOT = "snapshot_date"
 

@@ -1,6 +1,6 @@
 """Data-quality report of one run: ``quality.html``, ``quality.pdf`` and ``rules.csv``.
 
-    python -m utils.report [--datamart DIR] [--run-id ID] [--out-dir DIR]
+    python -m utils.quality.report [--datamart DIR] [--run-id ID] [--out-dir DIR]
 
 writes ``<datamart>/_reports/<run_id>/`` (or ``--out-dir``) for the latest successful
 run of the ledger (or ``--run-id``), profiling the run first when `_meta/profile` has
@@ -50,13 +50,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from utils import delta_io, leakage, quality
-from utils.ledger import RunLedger
-from utils.profile import profile_path, read_profile
+from utils.lake import delta_io
+from utils.layers import leakage
+from utils.quality import results as quality
+from utils.lake.ledger import RunLedger
+from utils.quality.profile import profile_path, read_profile
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 QUARANTINE = "silver/_quarantine"
 PSI_BANDS = (0.1, 0.25)
 PSI_EPSILON = 1e-4
@@ -236,7 +238,7 @@ def load_report_data(datamart: str | Path, run_id: str | None = None) -> ReportD
     profile = read_profile(profile_path(root), run["run_id"])
     if profile.empty:
         logger.warning("run %s has no profile in %s; distributions, missing values and drift are left out "
-                       "(python -m utils.report profiles it)", run["run_id"], profile_path(root))
+                       "(python -m utils.quality.report profiles it)", run["run_id"], profile_path(root))
 
     versions, prev_versions = _versions(run), _versions(previous)
     outputs = {o["table"] for o in run["outputs"] or [] if o["layer"] in ("silver", "gold") and o["table"] != QUARANTINE}
@@ -1032,7 +1034,7 @@ def render_html(data: ReportData, images: dict[str, list[str]]) -> str:
                                       "raw values (personal data masked)"], rows, numeric=(1, 2), classes={5: "raw"}))
         elif table.startswith("silver/"):
             parts.append("<p class='note'>No row of this table is in quarantine.</p>")
-    parts.append(f"<p class='note'>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by utils.report "
+    parts.append(f"<p class='note'>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by utils.quality.report "
                  "from the _meta tables, the Delta logs and the quarantine; nothing from bronze.</p></body></html>")
     return "\n".join(parts)
 
@@ -1095,7 +1097,7 @@ def build_report(datamart: str | Path, run_id: str | None = None, out_dir: str |
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m utils.report", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m utils.quality.report", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--datamart", type=Path, default=PROJECT_ROOT / "datamart", help="folder of the Delta tables")
     p.add_argument("--run-id", help="run to report on (default: the latest successful run of the ledger)")
@@ -1108,7 +1110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Profile the run when it has no profile yet, build the report, print the paths.
     0 on success, 1 with one line on stderr when the datamart cannot give a report."""
-    from utils.profile import profile_datamart, profiled_runs
+    from utils.quality.profile import profile_datamart, profiled_runs
 
     args = build_parser().parse_args(argv)
     datamart = args.datamart.resolve()
@@ -1117,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.reprofile or run["run_id"] not in profiled_runs(profile_path(datamart)):
             from pyspark.sql import SparkSession
 
-            from utils.spark import SparkSettings, get_spark
+            from utils.lake.spark import SparkSettings, get_spark
 
             started_here = SparkSession.getActiveSession() is None
             spark = get_spark(SparkSettings(master=args.master, app_name="lakehouse-report"))
@@ -1136,7 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure()
     sys.exit(main())

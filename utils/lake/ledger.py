@@ -21,11 +21,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from utils import delta_io
+from utils.lake import delta_io
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 
 INPUT_TYPE = pa.struct(
     [

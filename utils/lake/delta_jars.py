@@ -1,6 +1,6 @@
 """Fetch the delta-spark jars (matching the installed delta-spark package) into a folder.
 
-    python -m utils.delta_jars /opt/delta-jars
+    python -m utils.lake.delta_jars /opt/delta-jars
 
 Used at Docker build time, where the builder can reach Maven Central, so that notebooks
 also get Spark's native Delta connector (`spark.read.format("delta")`, DESCRIBE
@@ -52,7 +52,7 @@ def fetch(dest: Path, delta_version: str, timeout: float = 60) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        logger.error("usage: python -m utils.delta_jars DEST_DIR")
+        logger.error("usage: python -m utils.lake.delta_jars DEST_DIR")
         return 2
     try:
         fetch(Path(args[0]), version("delta-spark"))
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from utils import logs
+    from utils.lake import logs
 
     logs.configure(fmt="%(levelname)s %(message)s")
     sys.exit(main())

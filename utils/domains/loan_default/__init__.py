@@ -1,0 +1,1 @@
+"""Loan default (the CS611 course data): the synthetic sample generator."""
