@@ -473,7 +473,14 @@ class Bench:
 
     # ---- helpers
     def build_command(self, data: Path, datamart: Path) -> list[str]:
-        return [sys.executable, str(REPO / "main.py"), "--data-root", str(data), "--datamart", str(datamart)]
+        return [sys.executable, str(REPO / "main.py"), "--domain", "loan_default", "--data-root", str(data),
+                "--datamart", str(datamart)]
+
+    def reference_command(self, data: Path, datamart: Path) -> list[str]:
+        """The build command of the --reference commit's checkout (older versions had
+        one domain and no --domain option)."""
+        repo = checkout_reference(self.args.reference, self.work)
+        return [sys.executable, str(repo / "main.py"), "--data-root", str(data), "--datamart", str(datamart)]
 
     def floor_command(self, data: Path, out: Path) -> list[str]:
         return [sys.executable, str(Path(__file__).resolve()), "--_duckdb-floor", str(data), str(out)]
@@ -520,7 +527,25 @@ class Bench:
         return dm
 
     def case_full(self) -> None:
-        self.fresh_builds("full", f"full build ({self.data_label()})")
+        if not self.args.reference:
+            self.fresh_builds("full", f"full build ({self.data_label()})")
+            return
+        # this checkout and the reference, in turn (A B A B ...): drift of the machine's
+        # speed during the invocation touches both alike
+        reps, ref = self.args.repeat, self.args.reference
+        dm, ref_dm = self.datamart("full"), self.datamart("full-reference")
+        ref_command = self.reference_command(self.cs611, ref_dm)
+        case = Case("full", f"full build ({self.data_label()})", "build", str(self.cs611))
+        ref_case = Case("full-reference", f"full build ({self.data_label()}) at {ref}", "reference", str(self.cs611))
+        self.cases += [case, ref_case]
+        for rep in range(1, reps + 1):
+            self.run(case, self.build_command(self.cs611, dm), rep, reps, prepare=lambda: shutil.rmtree(dm, True))
+            self.run(ref_case, ref_command, rep, reps, prepare=lambda: shutil.rmtree(ref_dm, True))
+        case.checks["tables"] = {k: len(v) for k, v in table_statuses(_latest_record(dm, set())).items()}
+        pairs = [a.wall_s / b.wall_s for a, b in zip(case.runs, ref_case.runs)]
+        case.checks["vs_reference"] = {"ref": ref, "commit": _first_line(
+            ["git", "-C", str(REPO), "rev-parse", ref]), "median_pair_ratio": statistics.median(pairs)}
+        self.save()
 
     def case_profile(self) -> None:
         """The full build with --profile (issue 6: profiling adds < 25 % to the build)."""
@@ -791,6 +816,12 @@ def render_markdown(results: dict) -> str:
         notes.append("The targets are set for the CS611 data; this invocation used the shipped sample "
                      f"({results['data']['cs611']}), so yes/no are indicative only.")
     for c in results["cases"]:
+        vs = c["checks"].get("vs_reference")
+        ref = _find(results["cases"], "full-reference")
+        if vs and ref and c.get("wall_s"):
+            notes.append(f"Against `{vs['ref']}` ({vs['commit'][:12]}), built in turn in the same invocation: "
+                         f"{c['wall_s']['median']:.1f} s against {ref['wall_s']['median']:.1f} s (medians); "
+                         f"median of the paired ratios {vs['median_pair_ratio']:.3f}.")
         if c["kind"] == "incremental" and "written" in c["checks"]:
             notes.append(f"Incremental: the files without {c['checks']['month']} were built first (not "
                          f"timed); the timed run wrote {len(c['checks']['written'])} tables "
@@ -937,6 +968,19 @@ def describe_machine() -> dict:
     }
 
 
+def checkout_reference(ref: str, work: Path) -> Path:
+    """A detached worktree of `ref` under `work` (made once per commit), to time it."""
+    commit = _first_line(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"])
+    if not commit:
+        raise SystemExit(f"--reference {ref}: not a commit of {REPO}")
+    folder = work / "reference" / commit[:12]
+    if not (folder / "main.py").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder), commit],
+                       check=True, capture_output=True, timeout=120)
+    return folder
+
+
 def git_state() -> dict:
     commit = _first_line(["git", "-C", str(REPO), "rev-parse", "HEAD"])
     try:
@@ -987,6 +1031,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scratch folder: datamarts, generated data (cached), logs (default %(default)s)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results go (default benchmarks/results)")
     p.add_argument("--only", type=_cases, default=CASES, help=f"comma-separated cases (default {','.join(CASES)})")
+    p.add_argument("--reference", metavar="GIT_REF",
+                   help="also time the full build of this commit (checked out under --work), in turn with this "
+                        "checkout's, and report the median of the paired ratios")
     p.add_argument("--interval", type=float, default=INTERVAL_S, help="memory sampling interval in s (default 0.2)")
     p.add_argument("--_duckdb-floor", nargs=2, type=Path, metavar=("CSV_DIR", "OUT_DIR"), help=argparse.SUPPRESS)
     return p

@@ -27,7 +27,7 @@ def real_bronze(spark, cs611, tmp_path_factory):
 
 @pytest.mark.parametrize("source", list(EXPECTED))
 def test_bronze_holds_every_real_row_and_month(real_bronze, source):
-    table = DeltaTable(str(real_bronze / "bronze" / source)).to_pandas()
+    table = DeltaTable(str(real_bronze / "bronze" / "loan_default" / source)).to_pandas()
     rows, months = EXPECTED[source]
     assert len(table) == rows
     assert table["snapshot_date"].nunique() == months
@@ -35,7 +35,7 @@ def test_bronze_holds_every_real_row_and_month(real_bronze, source):
 
 
 def test_doubled_quote_names_read_as_single_quote_text(real_bronze):
-    names = DeltaTable(str(real_bronze / "bronze" / "features_attributes")).to_pandas(columns=["Name"])["Name"]
+    names = DeltaTable(str(real_bronze / "bronze" / "loan_default" / "features_attributes")).to_pandas(columns=["Name"])["Name"]
     quoted = names[names.str.contains('"', regex=False)]
     assert len(quoted) == 107
     assert 'ODonnell"d' in set(quoted)
@@ -51,8 +51,8 @@ def test_resaved_dmy_files_give_the_same_months_with_a_date_format_override(real
     assert main(args) == 0
     for source in ("features_attributes", "features_financials"):
         cols = ["Customer_ID", "snapshot_date"]
-        resaved = DeltaTable(str(datamart / "bronze" / source)).to_pandas(columns=cols)
-        original = DeltaTable(str(real_bronze / "bronze" / source)).to_pandas(columns=cols)
+        resaved = DeltaTable(str(datamart / "bronze" / "loan_default" / source)).to_pandas(columns=cols)
+        original = DeltaTable(str(real_bronze / "bronze" / "loan_default" / source)).to_pandas(columns=cols)
         merged = original.merge(resaved, on="Customer_ID", suffixes=("_orig", "_dmy"), validate="1:1")
         assert len(merged) == 12_500
         assert (merged["snapshot_date_orig"] == merged["snapshot_date_dmy"]).all(), source
@@ -61,7 +61,7 @@ def test_resaved_dmy_files_give_the_same_months_with_a_date_format_override(real
 def test_resaved_dmy_files_without_override_land_with_null_dates(cs611_dmy, spark, tmp_path):
     datamart = tmp_path / "dm"
     assert main(["--data-root", str(cs611_dmy), "--datamart", str(datamart), "--sources", "features_attributes", "--layers", "bronze"]) == 0
-    table = DeltaTable(str(datamart / "bronze" / "features_attributes")).to_pandas(columns=["snapshot_date"])
+    table = DeltaTable(str(datamart / "bronze" / "loan_default" / "features_attributes")).to_pandas(columns=["snapshot_date"])
     assert len(table) == 12_500 and table["snapshot_date"].isna().all()
 
 
@@ -103,7 +103,7 @@ def test_no_ssn_or_name_in_silver(real_bronze, cs611):
     names = set(pd.read_csv(cs611 / "features_attributes.csv", dtype=str, escapechar=None)["Name"])
     ssn = re.compile(r"\d{3}-\d{2}-\d{4}")
     for table in ("attributes", "financials", "loan_daily", "clickstream", "_quarantine"):
-        frame = DeltaTable(str(real_bronze / "silver" / table)).to_pandas().astype(str)
+        frame = DeltaTable(str(real_bronze / "silver" / "loan_default" / table)).to_pandas().astype(str)
         for column in frame.columns:
             assert not frame[column].str.contains(ssn).any(), (table, column)
             assert not frame[column].isin(names).any(), (table, column)
@@ -121,7 +121,7 @@ def pandas_labels(lms: pd.DataFrame, dpd: int = 30, mob: int = 6) -> pd.Series:
 
 
 def test_label_store_matches_an_independent_pandas_computation(real_bronze, cs611):
-    labels = DeltaTable(str(real_bronze / "gold" / "label_store")).to_pandas()
+    labels = DeltaTable(str(real_bronze / "gold" / "loan_default" / "label_store")).to_pandas()
     assert len(labels) == 12_500 and labels["label"].sum() == 3_602
     assert labels["loan_id"].is_unique and set(labels["label_def"]) == {"30dpd_6mob"}
     expected = pandas_labels(pd.read_csv(cs611 / "lms_loan_daily.csv", dtype=str))
@@ -132,7 +132,7 @@ def test_label_store_matches_an_independent_pandas_computation(real_bronze, cs61
 
 
 def test_feature_store_covers_every_application_and_no_clickstream_after_it(real_bronze):
-    store = DeltaTable(str(real_bronze / "gold" / "feature_store")).to_pandas()
+    store = DeltaTable(str(real_bronze / "gold" / "loan_default" / "feature_store")).to_pandas()
     assert len(store) == 12_500 and not store.duplicated(["customer_id", "snapshot_date"]).any()
     read = store.dropna(subset=["_asof_clickstream"])
     assert (read["_asof_clickstream"] <= read["snapshot_date"]).all()
@@ -153,8 +153,8 @@ def test_replay_from_raw_data_cut_at_2024_06_reproduces_gold(real_bronze, cs611,
     datamart = tmp_path / "dm"
     assert main(["--data-root", str(cut_dir), "--datamart", str(datamart)]) == 0
     for table, keys in (("feature_store", ["customer_id", "snapshot_date"]), ("label_store", ["loan_id"])):
-        full = DeltaTable(str(real_bronze / "gold" / table)).to_pandas()
+        full = DeltaTable(str(real_bronze / "gold" / "loan_default" / table)).to_pandas()
         full = full[full["snapshot_date"].astype(str) <= cut].sort_values(keys).reset_index(drop=True)
-        replay = DeltaTable(str(datamart / "gold" / table)).to_pandas().sort_values(keys).reset_index(drop=True)
+        replay = DeltaTable(str(datamart / "gold" / "loan_default" / table)).to_pandas().sort_values(keys).reset_index(drop=True)
         assert len(full) > 0
         pd.testing.assert_frame_equal(full, replay[full.columns], check_dtype=False)  # ints with nulls read as float

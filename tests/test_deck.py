@@ -1,9 +1,10 @@
-"""The slide deck (utils/present/deck.py): its facts equal the datamart's tables, the PDF is at
+"""The slide deck (utils/present/deck/): its facts equal the datamart's tables, the PDF is at
 most ten 16:9 pages, a datamart without runs is one clear error, and a new run changes
-the numbers of a regenerated deck."""
+the numbers of a regenerated deck; no slide shows an absolute path."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -14,13 +15,20 @@ from deltalake import DeltaTable
 
 from utils.present import deck
 from utils.cli import main as build_main
+from utils.lake.datamart import Datamart
 from utils.lake.ledger import RunLedger
+from utils.lake.paths import PROJECT_ROOT
 
 SLIDE_POINTS = (round(deck.SLIDE_W * 72), round(deck.SLIDE_H * 72))  # 960 x 540
 
 
+def table_path(datamart: Path, name: str) -> Path:
+    """The folder of table ``<layer>/<name>`` of the loan_default domain (``_meta/...`` as is)."""
+    return datamart / name if name.startswith("_meta/") else Datamart(datamart, "loan_default").path_of(name)
+
+
 def table(datamart: Path, name: str):
-    return DeltaTable(str(datamart / name)).to_pandas()
+    return DeltaTable(str(table_path(datamart, name))).to_pandas()
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +81,7 @@ def test_quarantined_rows_equal_the_quarantine_table(sample_datamart, facts):
 def test_row_counts_of_every_table_equal_the_delta_tables(sample_datamart, facts):
     assert {t.layer for t in facts.tables} == {"bronze", "silver", "gold"}
     for t in facts.tables:
-        rows = DeltaTable(str(sample_datamart / t.name)).to_pyarrow_table(columns=["snapshot_date"])
+        rows = DeltaTable(str(table_path(sample_datamart, t.name))).to_pyarrow_table(columns=["snapshot_date"])
         assert t.rows == rows.num_rows, t.name
         assert t.partitions == len(set(rows.column("snapshot_date").to_pylist())) or t.name == deck.QUARANTINE
 
@@ -179,7 +187,7 @@ def test_every_slide_has_the_footer_with_run_id_data_root_and_page(facts):
     figures = deck.build_slides(facts)
     for i, fig in enumerate(figures, 1):
         texts = [t.get_text() for t in fig.texts]
-        assert any(facts.run.run_id in t and facts.run.data_root in t for t in texts)
+        assert any(facts.run.run_id in t and deck.portable_path(facts.run.data_root) in t for t in texts)
         assert f"{i} / {len(figures)}" in texts
         assert tuple(fig.get_size_inches()) == (deck.SLIDE_W, deck.SLIDE_H)
 
@@ -188,7 +196,58 @@ def test_slides_render_without_layout_warnings(facts, caplog):
     """Headlines in two lines and tables above the footer (Slide logs when not)."""
     with caplog.at_level("WARNING", logger="utils.present.deck"):
         deck.build_slides(facts)
-    assert not [r for r in caplog.records if r.name == "utils.present.deck"]
+    assert not [r for r in caplog.records if r.name.startswith("utils.present.deck")]
+
+
+# --------------------------------------------------------------------------- no path of the machine
+
+#: a slash that starts a path: at the start of the text or after a space, "=", a quote or "("
+ABSOLUTE_PATH = re.compile(r"(?:^|[\s=(`'\"])/(?=[^\s/])")
+
+
+def slide_texts(figures) -> list[str]:
+    """Every text of every slide: figure texts, and texts and tick labels of their charts."""
+    texts = []
+    for fig in figures:
+        texts += [t.get_text() for t in fig.texts]
+        for ax in fig.axes:
+            texts += [t.get_text() for t in ax.texts] + [t.get_text() for t in ax.get_yticklabels()]
+    return texts
+
+
+def elsewhere(facts: deck.DeckFacts) -> deck.DeckFacts:
+    """`facts` of a run whose options hold absolute paths outside the project, as the
+    command line records them: data in /home/someone/shared/datasets/cs611, datamart
+    /srv/lake/dm_cs611."""
+    data_root, datamart = "/home/someone/shared/datasets/cs611", Path("/srv/lake/dm_cs611")
+    run = dataclasses.replace(facts.run, data_root=data_root,
+                              options={**facts.run.options, "data_root": data_root, "datamart": str(datamart)})
+    return dataclasses.replace(facts, run=run, datamart=datamart)
+
+
+@pytest.mark.parametrize("path, shown", [(PROJECT_ROOT / "data", "data"), (PROJECT_ROOT, "."),
+                                         (Path("/home/someone/shared/datasets/cs611"), "…/cs611"),
+                                         ("data", "data"), ("", "")])
+def test_a_path_is_shown_relative_to_the_project_or_by_its_folder_name(path, shown):
+    assert deck.portable_path(path) == shown
+
+
+def test_footer_of_a_run_with_absolute_paths_names_their_folders_only(facts):
+    moved = elsewhere(facts)
+    footer = deck.footer_text(moved)
+    assert "data root …/cs611" in footer and "datamart …/dm_cs611" in footer
+    assert not ABSOLUTE_PATH.search(footer), footer
+
+
+def test_no_slide_and_no_pdf_field_shows_an_absolute_path(facts, tmp_path):
+    moved = elsewhere(facts)
+    texts = slide_texts(deck.build_slides(moved))
+    assert "DATA=…/cs611" in texts and "DM=…/dm_cs611" in texts  # the how-to-run slide
+    for text in texts:
+        assert not ABSOLUTE_PATH.search(text), text
+        assert "/home/someone" not in text and "/srv/lake" not in text and str(facts.datamart) not in text, text
+    pdf = deck.render_deck(moved, tmp_path / "deck.pdf").read_bytes()
+    assert b"/srv/lake" not in pdf and str(facts.datamart).encode() not in pdf
 
 
 # --------------------------------------------------------------------------- errors

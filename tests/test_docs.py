@@ -131,7 +131,7 @@ def _tiny_feature_store(datamart: Path) -> None:
         "fe_1_last": [None, None, 5, 6],
         "snapshot_date": [jan, jan, feb, feb],
     })
-    write_deltalake(str(datamart / "gold" / "feature_store"), table, partition_by=["snapshot_date"])
+    write_deltalake(str(datamart / "gold" / "loan_default" / "feature_store"), table, partition_by=["snapshot_date"])
 
 
 def test_coverage_reads_null_rates_and_months_from_the_feature_store(tmp_path):

@@ -18,7 +18,7 @@ GOLD = ("feature_store", "label_store")
 
 
 def gold_versions(datamart: Path) -> dict[str, int]:
-    return {t: DeltaTable(str(datamart / "gold" / t)).version() for t in GOLD}
+    return {t: DeltaTable(str(datamart / "gold" / "loan_default" / t)).version() for t in GOLD}
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,8 @@ def test_gold_holds_one_feature_row_per_application_and_one_label_per_loan(built
     import pandas as pd
 
     lms = pd.read_csv(sample_copy / "lms_loan_daily.csv", dtype=str)
-    features = DeltaTable(str(built / "gold" / "feature_store")).to_pandas()
-    labels = DeltaTable(str(built / "gold" / "label_store")).to_pandas()
+    features = DeltaTable(str(built / "gold" / "loan_default" / "feature_store")).to_pandas()
+    labels = DeltaTable(str(built / "gold" / "loan_default" / "label_store")).to_pandas()
     assert len(features) == lms["loan_id"].nunique() == len(labels)
     assert (labels["feature_snapshot_date"] < labels["snapshot_date"]).all()
     leakage = DeltaTable(str(built / "_meta" / "leakage")).to_pandas()

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from utils.layers import bronze
 from utils.cli import main
 from utils.lake.config import load_config
+from utils.lake.datamart import Datamart
 from utils.lake.ledger import RunLedger
+from utils.layers import bronze
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LMS = "lms_loan_daily.csv"
@@ -22,6 +23,11 @@ MONTH = "2024-12-01"  # a month with new loans (gold rows) and later months afte
 LINEAGE = {"_run_id", "_ingested_at", "_source_line", "_source_file"}
 TABLES = ("bronze/lms_loan_daily", "silver/loan_daily", "silver/_quarantine", "gold/feature_store",
           "gold/label_store")
+
+
+def at(datamart: Path, table: str) -> Path:
+    """The folder of a loan_default table named like the ledger names it (bronze/<source>)."""
+    return Datamart(datamart, "loan_default").path_of(table)
 
 
 def _split(path: Path, month: str) -> tuple[list[str], list[str]]:
@@ -42,7 +48,7 @@ def _outputs(run: dict) -> dict[str, dict]:
 
 
 def _content(datamart: Path, table: str):
-    frame = DeltaTable(str(datamart / table)).to_pandas()
+    frame = DeltaTable(str(at(datamart, table))).to_pandas()
     frame = frame.drop(columns=[c for c in frame.columns if c in LINEAGE])
     columns = sorted(frame.columns)
     return frame[columns].astype(str).sort_values(columns).reset_index(drop=True)
@@ -75,7 +81,7 @@ def test_adding_a_month_rewrites_that_month_and_matches_a_full_build(without_mon
     month_lines = without_month[2]
     with (data / LMS).open("a", encoding="utf-8") as fh:
         fh.writelines(month_lines)
-    before = {t: DeltaTable(str(datamart / t)).to_pandas() for t in ("bronze/lms_loan_daily", "gold/feature_store")}
+    before = {t: DeltaTable(str(at(datamart, t))).to_pandas() for t in ("bronze/lms_loan_daily", "gold/feature_store")}
 
     run = _build(data, datamart, monkeypatch)
     out = _outputs(run)
@@ -87,12 +93,12 @@ def test_adding_a_month_rewrites_that_month_and_matches_a_full_build(without_mon
         "bronze/features_attributes", "bronze/features_financials", "bronze/feature_clickstream",
         "silver/attributes", "silver/financials", "silver/clickstream"}
     # the bronze rows of the other months are the committed ones, lineage included
-    after = DeltaTable(str(datamart / "bronze/lms_loan_daily")).to_pandas()
+    after = DeltaTable(str(at(datamart, "bronze/lms_loan_daily"))).to_pandas()
     old = before["bronze/lms_loan_daily"]
     assert set(after.loc[after["snapshot_date"].astype(str) != MONTH, "_run_id"]) == set(old["_run_id"])
     assert set(after.loc[after["snapshot_date"].astype(str) == MONTH, "_run_id"]) == {run["run_id"]}
     # gold: only the months from MONTH on were rebuilt
-    features = DeltaTable(str(datamart / "gold/feature_store"))
+    features = DeltaTable(str(at(datamart, "gold/feature_store")))
     assert out["gold/feature_store"]["status"] == "written"
     assert out["gold/feature_store"]["rows_written"] < len(features.to_pandas())
     replay = [r for r in DeltaTable(str(datamart / "_meta/leakage")).to_pandas().itertuples()
@@ -118,7 +124,7 @@ def test_a_new_month_repeating_an_accepted_key_is_quarantined(without_month, tmp
     out = _outputs(run)
     assert (out["bronze/lms_loan_daily"]["rows_written"], out["bronze/lms_loan_daily"]["partitions_written"]) == (1, 1)
     assert out["silver/loan_daily"]["rows_quarantined"] == 1
-    quarantine = DeltaTable(str(datamart / "silver/_quarantine")).to_pandas()
+    quarantine = DeltaTable(str(at(datamart, "silver/_quarantine"))).to_pandas()
     row = quarantine[quarantine["snapshot_date"].astype(str) == "2026-01-01"]
     assert len(row) == 1 and row.iloc[0]["rule"] == "unique_loan_month"
     accounting = DeltaTable(str(datamart / "_meta/accounting")).to_pandas()

@@ -15,6 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 from utils.cli import main as build_main
+from utils.lake.datamart import Datamart
 from utils.quality.report import (
     build_report,
     load_report_data,
@@ -112,7 +113,7 @@ def test_summary_counts_equal_meta_quality_and_the_quarantine(report):
     data = load_report_data(report["datamart"], report["run_id"])
     quality = DeltaTable(str(report["datamart"] / "_meta" / "quality")).to_pandas()
     quality = quality[quality["run_id"] == report["run_id"]]
-    quarantine = DeltaTable(str(report["datamart"] / "silver" / "_quarantine")).to_pandas()
+    quarantine = DeltaTable(str(report["datamart"] / "silver" / "loan_default" / "_quarantine")).to_pandas()
     summaries = {s.table: s for s in data.summaries}
     assert sorted(summaries) == sorted(TABLES)
     for table, rows in quality.groupby("table"):
@@ -122,7 +123,8 @@ def test_summary_counts_equal_meta_quality_and_the_quarantine(report):
         assert s.quarantined == (quarantine["table"] == table.split("/")[1]).sum()
     assert summaries["silver/attributes"].quarantined == 4  # 3 duplicates + 1 malformed line
     for table in TABLES:
-        assert summaries[table].rows == len(DeltaTable(str(report["datamart"] / table)).to_pandas(columns=["snapshot_date"]))
+        path = Datamart(report["datamart"], "loan_default").path_of(table)
+        assert summaries[table].rows == len(DeltaTable(str(path)).to_pandas(columns=["snapshot_date"]))
 
 
 def test_report_shows_no_personal_data(report):
@@ -132,6 +134,16 @@ def test_report_shows_no_personal_data(report):
     names = {n for n in raw["Name"].dropna() if len(n) >= 6}
     assert not [n for n in names if n in text]
     assert "&lt;masked&gt;" in text  # the quarantined attribute rows are shown, masked
+
+
+def test_report_names_the_datamart_by_its_folder_never_by_an_absolute_path(report):
+    """The datamart lies outside the project (a pytest temp folder): the HTML and the PDF's
+    fields name it "…/<folder>"; no path of the machine appears."""
+    html_text = report["html"].read_text(encoding="utf-8")
+    pdf = report["pdf"].read_bytes()
+    assert f"datamart …/{report['datamart'].name}" in html_text
+    for machine_path in {str(report["datamart"]), str(report["datamart"].resolve()), str(report["data"])}:
+        assert machine_path not in html_text and machine_path.encode() not in pdf, machine_path
 
 
 def test_report_of_the_first_run_says_there_is_no_trend(report):

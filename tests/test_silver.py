@@ -2,7 +2,7 @@
 
 The bronze rows imitate `bronze/people`: every source column as raw text (the source's
 `snapshot_date` column is reserved, so its text lands in `snapshot_date_raw`), plus
-`_malformed_line`, `_source_file`, `_source_line` and the parsed `snapshot_date`.
+`_malformed_record`, `_source_file`, `_source_line` and the parsed `snapshot_date`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import re
 
 import pytest
 from pyspark.sql import Row
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from utils.layers import silver
 from utils.lake.config import ColumnSpec, RuleSpec, SilverTable, Source
+from utils.layers import silver
 from utils.layers.silver import (
     MASKED,
     Rule,
@@ -51,7 +52,7 @@ COLUMNS = (CUSTOMER_ID, SSN_HASH, AGE, MONTHLY, ANNUAL)
 
 BRONZE_SCHEMA = (
     "Customer_ID string, Name string, SSN string, Age string, Monthly string, Annual string, "
-    "snapshot_date_raw string, _malformed_line string, _source_file string, _source_line long, snapshot_date date"
+    "snapshot_date_raw string, _malformed_record string, _source_file string, _source_line long, snapshot_date date"
 )
 
 
@@ -88,10 +89,11 @@ def expected_hash(value: str) -> str:
 def test_table_rules_lists_builtins_then_column_rules_then_declared_rules(spark):
     declared = RuleSpec("adult", "warn", check="age >= 18")
     table = SilverTable(name="people", source="people", columns=COLUMNS, rules=(declared,))
-    assert table_rules(table, SOURCE) == [
-        Rule("well_formed_row", "builtin", "drop", "quarantined", "the raw line's field count differs from the header"),
+    assert table_rules(table, SOURCE, as_of=dt.date(2024, 6, 30)) == [
+        Rule("well_formed_row", "builtin", "drop", "quarantined", "the raw record did not parse"),
         Rule("valid_snapshot_date", "builtin", "drop", "quarantined",
              "snapshot_date did not parse with any of [yyyy-MM-dd]"),
+        Rule("not_future_date", "builtin", "warn", "counted", "snapshot_date is after the run's date 2024-06-30"),
         Rule("valid_ssn_hash", "cleaning", "warn", "nulled", r"SSN present but unusable (type string; pattern ^\d{3}-\d{2}-\d{4}$)"),
         Rule("decorated_age", "cleaning", "warn", "stripped", "Age had '_' around the value"),
         Rule("valid_age", "cleaning", "warn", "nulled", "Age present but unusable (type int; range [0, 100])"),
@@ -126,7 +128,7 @@ def test_drop_rule_sends_the_row_to_quarantine_with_reason_raw_values_and_lineag
             "Customer_ID": "CUS_0x2", "Name": MASKED, "SSN": MASKED, "Age": "10_",
             "Monthly": " 90 ", "Annual": "2000", "snapshot_date": "2023-01-01",
         },
-        _malformed_line=None,
+        _malformed_record=None,
         _source_file="people.csv",
         _source_line=3,
         snapshot_date=JAN,
@@ -181,14 +183,60 @@ def test_valid_snapshot_date_quarantines_a_row_whose_date_did_not_parse(spark):
     assert q.reason == "valid_snapshot_date: snapshot_date did not parse with any of [yyyy-MM-dd]"
 
 
-def test_well_formed_row_quarantines_a_row_with_a_malformed_line(spark):
+def test_well_formed_row_quarantines_a_row_with_a_malformed_record(spark):
     rows = [bronze_row(2, "CUS_0x1"), bronze_row(3, "CUS_0x2", name=None, ssn=None, age=None, monthly=None,
                                                  annual=None, date=None, malformed="CUS_0x2")]
     table, checked, rules = run(spark, rows)
     assert lines(silver_rows(checked, table, rules)) == [2]
     [q] = quarantine_rows(checked, table, rules).collect()
-    assert (q.rule, q.failed_rules, q._malformed_line, q._source_line) == (
+    assert (q.rule, q.failed_rules, q._malformed_record, q._source_line) == (
         "well_formed_row", ["well_formed_row", "valid_snapshot_date"], "CUS_0x2", 3)
+
+
+def test_well_formed_row_reason_says_why_bronze_could_not_parse_the_record(spark):
+    table = SilverTable(name="people", source="people", columns=COLUMNS, rules=())
+    bronze = spark.createDataFrame(
+        [bronze_row(3, "CUS_0x2", malformed="CUS_0x2,x")], BRONZE_SCHEMA
+    ).withColumn("_malformed_reason", F.lit("2 fields, header has 7"))
+    checked = check_rules(clean_table(bronze, table, SOURCE, pii_key=KEY), table)
+    [q] = quarantine_rows(checked, table, table_rules(table, SOURCE)).collect()
+    assert q.reason == "well_formed_row: the raw record did not parse: 2 fields, header has 7"
+
+
+AS_OF = dt.date(2023, 1, 15)
+
+
+def future(spark, severity: str):
+    """Rows dated before, on and after the run's date (AS_OF), checked with not_future_date at `severity`."""
+    table = SilverTable(name="people", source="people", columns=COLUMNS, rules=(), future_dates=severity)
+    rows = [bronze_row(2, "CUS_0x1", date="2023-01-01"), bronze_row(3, "CUS_0x2", date="2023-01-15"),
+            bronze_row(4, "CUS_0x3", date="2023-02-01")]
+    cleaned = clean_table(spark.createDataFrame(rows, BRONZE_SCHEMA), table, SOURCE, pii_key=KEY)
+    return table, check_rules(cleaned, table, as_of=AS_OF).localCheckpoint(), table_rules(table, SOURCE, as_of=AS_OF)
+
+
+def test_not_future_date_warns_by_default_counting_rows_dated_after_the_run_date(spark):
+    table, checked, rules = future(spark, "warn")
+    assert [r for r in rules if r.name == "not_future_date"] == [
+        Rule("not_future_date", "builtin", "warn", "counted", "snapshot_date is after the run's date 2023-01-15")]
+    assert lines(silver_rows(checked, table, rules)) == [2, 3, 4]
+    counts = {r.snapshot_date: r.not_future_date for r in metric_aggregates(checked, rules).collect()}
+    assert counts == {JAN: 0, dt.date(2023, 1, 15): 0, FEB: 1}
+
+
+def test_not_future_date_drop_quarantines_the_row_with_its_reason(spark):
+    table, checked, rules = future(spark, "drop")
+    assert lines(silver_rows(checked, table, rules)) == [2, 3]
+    [q] = quarantine_rows(checked, table, rules).collect()
+    assert (q.rule, q._source_line, q.reason) == (
+        "not_future_date", 4, "not_future_date: snapshot_date is after the run's date 2023-01-15")
+
+
+def test_not_future_date_fail_is_a_failing_rule(spark):
+    table, checked, rules = future(spark, "fail")
+    [rule] = [r for r in rules if r.name == "not_future_date"]
+    assert (rule.severity, rule.action) == ("fail", "failed")
+    assert quarantine_rows(checked, table, rules).count() == 0  # stopping the run is the pipeline's job
 
 
 # --------------------------------------------------------------------------- unique, references
@@ -336,14 +384,14 @@ def test_personal_data_is_masked_in_raw_values_and_never_in_clear_text(spark):
     assert (q.raw_values["Name"], q.raw_values["SSN"]) == (MASKED, MASKED)
 
 
-def test_malformed_line_does_not_leak_personal_data_into_quarantine(spark):
+def test_malformed_record_does_not_leak_personal_data_into_quarantine(spark):
     line = "CUS_0x2,Bob Jones,987-65-4321,40,100,2000,2023-01-01,extra"
     rows = [bronze_row(2, "CUS_0x2", name="Bob Jones", ssn="987-65-4321", age="40", malformed=line)]
     table, checked, rules = run(spark, rows)
     quarantine = quarantine_rows(checked, table, rules, SOURCE)
     assert quarantine.count() == 1
     assert _leaks(quarantine) == []
-    assert quarantine.first()["_malformed_line"] == MASKED
+    assert quarantine.first()["_malformed_record"] == MASKED
 
 
 # --------------------------------------------------------------------------- accounting
@@ -376,14 +424,17 @@ def test_every_bronze_row_lands_in_exactly_one_of_silver_or_quarantine(spark):
 def test_metric_aggregates_gives_one_row_per_snapshot_date_with_rows_and_a_column_per_rule(spark):
     table, checked, rules = run(spark, MIXED, *MIXED_RULES)
     aggregates = metric_aggregates(checked, rules)
-    assert aggregates.columns == ["snapshot_date", "_rows", "well_formed_row", "valid_snapshot_date",
+    assert aggregates.columns == ["snapshot_date", "_rows", "well_formed_row", "valid_snapshot_date", "not_future_date",
                                   "valid_ssn_hash", "decorated_age", "valid_age", "valid_monthly", "valid_annual",
                                   "adult", "has_income", "unique_customer_id"]
     assertDataFrameEqual(aggregates, [
-        Row(snapshot_date=JAN, _rows=4, well_formed_row=1, valid_snapshot_date=0, valid_ssn_hash=0, decorated_age=0,
+        Row(snapshot_date=JAN, _rows=4, well_formed_row=1, valid_snapshot_date=0, not_future_date=0,
+            valid_ssn_hash=0, decorated_age=0,
             valid_age=0, valid_monthly=0, valid_annual=0, adult=1, has_income=2, unique_customer_id=0),
-        Row(snapshot_date=FEB, _rows=2, well_formed_row=0, valid_snapshot_date=0, valid_ssn_hash=1, decorated_age=0,
+        Row(snapshot_date=FEB, _rows=2, well_formed_row=0, valid_snapshot_date=0, not_future_date=0,
+            valid_ssn_hash=1, decorated_age=0,
             valid_age=1, valid_monthly=0, valid_annual=0, adult=0, has_income=0, unique_customer_id=1),
-        Row(snapshot_date=None, _rows=1, well_formed_row=0, valid_snapshot_date=1, valid_ssn_hash=0, decorated_age=0,
+        Row(snapshot_date=None, _rows=1, well_formed_row=0, valid_snapshot_date=1, not_future_date=0,
+            valid_ssn_hash=0, decorated_age=0,
             valid_age=0, valid_monthly=0, valid_annual=0, adult=0, has_income=0, unique_customer_id=0),
     ])

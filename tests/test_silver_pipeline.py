@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 
 from utils.cli import main
 from utils.lake.config import load_config
+from utils.lake.datamart import Datamart
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SILVER = list(load_config("loan_default").silver)
@@ -23,11 +24,12 @@ def build(data: Path, datamart: Path, *extra: str) -> int:
 
 
 def silver_versions(datamart: Path) -> dict[str, int]:
-    return {t: DeltaTable(str(datamart / "silver" / t)).version() for t in SILVER}
+    return {t: DeltaTable(str(datamart / "silver" / "loan_default" / t)).version() for t in SILVER}
 
 
 def table(datamart: Path, name: str) -> pd.DataFrame:
-    return DeltaTable(str(datamart / name)).to_pandas()
+    """A loan_default table named like the ledger names it (silver/<table>)."""
+    return DeltaTable(str(Datamart(datamart, "loan_default").path_of(name))).to_pandas()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def test_every_typed_silver_column_is_stored_with_its_type(built):
     expected = {"int": pa.int32(), "long": pa.int64(), "double": pa.float64(), "boolean": pa.bool_(),
                 "date": pa.date32(), "string": pa.string(), "array<string>": pa.list_(pa.string())}
     for name, spec in load_config("loan_default").silver.items():
-        schema = pa.schema(DeltaTable(str(built / "silver" / name)).schema().to_arrow())
+        schema = pa.schema(DeltaTable(str(built / "silver" / "loan_default" / name)).schema().to_arrow())
         for column in spec.columns:
             got = schema.field(column.name).type
             want = pa.string() if column.mask else expected[column.type]
@@ -97,7 +99,7 @@ def test_rerun_with_unchanged_inputs_writes_no_new_silver_version(built, sample_
 
 
 def all_versions(datamart: Path) -> dict[str, int]:
-    tables = [p.parent for p in datamart.glob("*/*/_delta_log")] + [p.parent for p in datamart.glob("_meta/*/_delta_log")]
+    tables = [p.parent for p in datamart.glob("*/*/*/_delta_log")] + [p.parent for p in datamart.glob("_meta/*/_delta_log")]
     return {str(t.relative_to(datamart)): DeltaTable(str(t)).version() for t in tables}
 
 
@@ -108,13 +110,15 @@ def test_fail_rule_stops_the_run_and_every_table_stays_at_its_previous_version(b
     lines[5] = "BAD-ID" + lines[5][lines[5].index(","):]
     path.write_text("".join(lines))
     before = all_versions(datamart)
-    assert "bronze/features_financials" in before and "silver/_quarantine" in before
+    assert "bronze/loan_default/features_financials" in before and "silver/loan_default/_quarantine" in before
     assert build(data, datamart) == 1
     error = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(error) == 1
     assert "rule valid_customer_id (fail) failed on 1 row(s)" in error[0] and "BAD-ID" in error[0]
     after = all_versions(datamart)
     assert after.pop("_meta/runs") == before.pop("_meta/runs") + 2  # the failed run is recorded
+    # the changed file was received: its delivery stays in landing, audited once
+    assert after.pop("_meta/ingestion") == before.pop("_meta/ingestion") + 1
     assert after == before
 
 

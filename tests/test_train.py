@@ -95,14 +95,14 @@ def test_both_models_find_the_planted_signal_out_of_time(trained):
 def test_metrics_record_the_gold_versions_read(trained, datamart):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["table_versions"] == {
-        name: DeltaTable(str(datamart / "gold" / name)).version() for name in ("feature_store", "label_store")
+        name: DeltaTable(str(datamart / "gold" / "loan_default" / name)).version() for name in ("feature_store", "label_store")
     }
 
 
 def test_saved_model_predicts_probabilities_from_raw_feature_rows(trained, datamart):
     metrics = json.loads((trained / "metrics.json").read_text())
     columns = metrics["features"]["numeric"] + metrics["features"]["categorical"]
-    rows = DeltaTable(str(datamart / "gold" / "feature_store")).to_pandas().head(5)[columns]
+    rows = DeltaTable(str(datamart / "gold" / "loan_default" / "feature_store")).to_pandas().head(5)[columns]
     with (trained / "model.pkl").open("rb") as fh:
         model = pickle.load(fh)
     proba = model.predict_proba(rows)

@@ -1,4 +1,9 @@
-"""Command line of `python main.py`: parse options, set up logging, run, summarise.
+"""Command line of `python main.py`: sub-commands, each with --help.
+
+    python main.py [build options]        build every domain in conf/ (or --domain D)
+    python main.py build [options]        the same, spelled out
+    python main.py collect [--every 15m]  collect sources into landing only
+    python main.py report | deck | docs   the quality report, the deck, the docs
 
 Exit status: 0 on success, 1 when the run fails (one line on stderr says why and where
 the full log is), 2 for wrong options.
@@ -10,20 +15,29 @@ import argparse
 import datetime as dt
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from utils.lake import logs
-from utils.layers import pipeline
-from utils.lake.config import ConfigError, load_config
+from utils.lake.config import CONF_DIR, ConfigError, load_config
+from utils.lake.datamart import Datamart
 from utils.lake.ledger import RunLedger
 from utils.lake.pii import ENV_VAR
 from utils.lake.spark import SparkSettings, get_spark
+from utils.layers import pipeline
 
 logger = logging.getLogger("utils")
 from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
@@ -41,21 +55,28 @@ def _csv_list(text: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python main.py",
-        description="Build the lakehouse datamart: raw CSVs -> bronze -> silver -> gold Delta tables.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--domain", default="loan_default", help="domain to build: conf/<domain>.yaml")
+def _shared_options(p: argparse.ArgumentParser) -> None:
+    """--domain, --config, --set, --data-root, --datamart: the same for every sub-command."""
+    p.add_argument("--domain", default=None,
+                   help=f"the domain: conf/<domain>.yaml (default: every domain in conf/: {', '.join(available_domains())})")
     p.add_argument("--config", type=Path, help="a configuration file instead of conf/<domain>.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration key (YAML value), e.g. "
                         "sources.features_attributes.date_formats='[d/M/yyyy]'; repeatable")
-    p.add_argument("--data-root", type=Path, default=PROJECT_ROOT / "data",
-                   help="folder holding the source files")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="folder holding the source files (default: data/<domain>/ when it exists, else data/)")
     p.add_argument("--datamart", type=Path, default=PROJECT_ROOT / "datamart",
-                   help="folder of the Delta tables")
+                   help="folder of the datamart (every domain's tables, landing, _meta)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python main.py [build]",
+        description="Build the lakehouse datamart: sources -> landing -> bronze -> silver -> gold Delta tables. "
+                    "Other commands: python main.py collect | report | deck | docs (each with --help).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _shared_options(p)
     p.add_argument("--layers", type=_csv_list, default=pipeline.IMPLEMENTED_LAYERS,
                    help=f"comma-separated layers to build, from {','.join(pipeline.LAYERS)}")
     p.add_argument("--sources", type=_csv_list, default=None,
@@ -132,51 +153,121 @@ def summary_table(record) -> Table:
     return table
 
 
+SUBCOMMANDS = ("build", "collect", "report", "deck", "docs")
+
+
+def available_domains() -> list[str]:
+    """The domains declared in conf/ (one YAML file each)."""
+    return sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
+
+
+def default_data_root(domain: str) -> Path:
+    """data/<domain>/ when it exists; else data/ (where the CS611 files are dropped)."""
+    own = PROJECT_ROOT / "data" / domain
+    return own if own.is_dir() else PROJECT_ROOT / "data"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "build"
+    if command == "collect":
+        return collect_main(argv)
+    if command in ("report", "deck", "docs"):
+        return _delegate(command, argv)
+    return build_main(argv)
+
+
+def _delegate(command: str, argv: list[str]) -> int:
+    """`report`, `deck`, `docs`: the tools' own command lines."""
+    if command == "report":
+        from utils.quality.report import main as tool
+    elif command == "deck":
+        from utils.present.deck import main as tool
+    else:
+        from utils.present.docs import main as tool
+    return tool(argv)
+
+
+def _consoles() -> tuple[Console, Console]:
     width = None if sys.stdout.isatty() else 120  # logs and CI: wide enough for the table
-    out, err = Console(width=width), Console(stderr=True, width=width)
+    return Console(width=width), Console(stderr=True, width=width)
+
+
+def _fail(err: Console, exc: BaseException, log_file: Path) -> int:
+    """Every failure ends as one line; the traceback goes to the log file."""
+    logging.getLogger(__name__).debug("run failed", exc_info=True)
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    known = isinstance(exc, (ConfigError, pipeline.PipelineError)) or type(exc).__module__.startswith("utils")
+    prefix = "" if known else f"{type(exc).__name__}: "
+    err.print(f"error: {prefix}{message}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"full log: {log_file}", markup=False, highlight=False, soft_wrap=True)
+    return 1
+
+
+def _domains(args) -> list[str]:
+    if args.config is not None:
+        return [args.domain or Path(args.config).stem]
+    domains = [args.domain] if args.domain else available_domains()
+    return domains
+
+
+def build_main(argv: list[str]) -> int:
+    """Build each selected domain in turn, one ledger run each, one Spark session."""
+    args = build_parser().parse_args(argv)
+    out, err = _consoles()
+    session: dict = {}
+    for domain in _domains(args):
+        code = _build_domain(args, domain, out, err, session)
+        if code:
+            return code
+    return 0
+
+
+def _build_domain(args, domain: str, out: Console, err: Console, session: dict) -> int:
     run_id = pipeline.new_run_id()
-    log_file = pipeline.Datamart(args.datamart.resolve()).logs / f"{run_id}.log"
+    datamart_root = args.datamart.resolve()
+    log_file = Datamart(datamart_root).logs / f"{run_id}.log"
     setup_logging(args.log_level, err, log_file)
+    data_root = (args.data_root or default_data_root(domain)).resolve()
     try:
-        config = load_config(args.domain, path=args.config, overrides=args.overrides)
+        config = load_config(domain, path=args.config, overrides=args.overrides)
         options = pipeline.RunOptions(
-            data_root=args.data_root.resolve(), datamart=args.datamart.resolve(),
+            data_root=data_root, datamart=datamart_root,
             layers=tuple(args.layers), start=args.start, end=args.end,
             full_refresh=args.full_refresh, sources=args.sources, run_id=run_id,
             replay_quarantine=args.replay_quarantine, overrides=tuple(args.overrides),
             pii_key=os.environ[ENV_VAR].encode("utf-8") if os.environ.get(ENV_VAR) else None,
         )
-        settings = SparkSettings(
-            master=args.master, app_name=f"lakehouse-{config.domain}", ui=args.spark_ui,
-            conf=config.spark_conf, input_bytes=_input_bytes(config, options),
-        )
-        logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers), options.data_root)
-        record = pipeline.run_pipeline(config, options, lambda: get_spark(settings), RichProgress(err))
+
+        def spark():
+            # one session serves every domain of this command; the first domain's
+            # settings size it
+            if "spark" not in session:
+                session["spark"] = get_spark(SparkSettings(
+                    master=args.master, app_name="lakehouse", ui=args.spark_ui,
+                    conf=config.spark_conf, input_bytes=_input_bytes(config, options)))
+            return session["spark"]
+
+        logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers),
+                    options.data_root)
+        record = pipeline.run_pipeline(config, options, spark, RichProgress(err))
     except KeyboardInterrupt:
         err.print(f"error: interrupted; tables keep their last committed versions (log: {log_file})")
         return 130
-    except Exception as exc:  # every failure ends as one line; the traceback goes to the log file
-        logging.getLogger(__name__).debug("run failed", exc_info=True)
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        known = isinstance(exc, (ConfigError, pipeline.PipelineError)) or type(exc).__module__.startswith("utils")
-        prefix = "" if known else f"{type(exc).__name__}: "
-        err.print(f"error: {prefix}{message}", markup=False, highlight=False, soft_wrap=True)
-        err.print(f"full log: {log_file}", markup=False, highlight=False, soft_wrap=True)
-        return 1
+    except Exception as exc:
+        return _fail(err, exc, log_file)
     report_paths = None
     if args.report or args.profile:
-        report_paths = _profile_and_report(record, options, lambda: get_spark(settings), report=args.report)
+        report_paths = _profile_and_report(record, options, spark, report=args.report)
     out.print(summary_table(record))
-    runs = pipeline.Datamart(options.datamart).runs
+    runs = Datamart(options.datamart).runs
     out.print(f"run record: {RunLedger(runs).record_path(run_id)}", soft_wrap=True)
     out.print(f"ledger: {runs}  log: {log_file}", soft_wrap=True)
     if report_paths:
         out.print(f"report: {report_paths['html']}  (pdf: {report_paths['pdf']})", soft_wrap=True)
     elif not args.report:
         latest = _latest_report(options.datamart)
-        hint = "add --report, or run `python -m utils.quality.report`"
+        hint = "add --report, or run `python main.py report`"
         if latest is None:
             out.print(f"report: none yet for this datamart; {hint}", soft_wrap=True)
         else:
@@ -184,9 +275,82 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def collect_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python main.py collect",
+        description="Collect the sources of each domain into the landing zone (datamart/landing/...), "
+                    "without building tables. Every round is one run in the ledger; every attempt a row "
+                    "of _meta/ingestion.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _shared_options(p)
+    p.add_argument("--sources", type=_csv_list, default=None, help="comma-separated sources (default: all)")
+    p.add_argument("--every", default=None, metavar="PERIOD",
+                   help="collect again every PERIOD (e.g. 30s, 15m, 1h) until stopped; Ctrl-C ends it after "
+                        "the delivery in progress")
+    p.add_argument("--rounds", type=int, default=None, help="with --every: stop after this many rounds")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def collect_main(argv: list[str]) -> int:
+    """`python main.py collect`: one round per domain, or rounds --every PERIOD."""
+    from utils.ingest import collect
+
+    args = collect_parser().parse_args(argv)
+    out, err = _consoles()
+    datamart = Datamart(args.datamart.resolve())
+    log_file = datamart.logs / f"collect-{pipeline.new_run_id()}.log"
+    setup_logging(args.log_level, err, log_file)
+    try:
+        period = collect.parse_every(args.every) if args.every else None
+        configs = [load_config(d, path=args.config, overrides=args.overrides) for d in _domains(args)]
+    except (ValueError, ConfigError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        return 2 if isinstance(exc, ValueError) else 1
+    failures = []
+
+    def one_round() -> None:
+        for config in configs:
+            data_root = (args.data_root or default_data_root(config.domain)).resolve()
+            try:
+                record = collect.collect_run(config, data_root=data_root, datamart=datamart.for_domain(config.domain),
+                                             run_id=pipeline.new_run_id(), sources=args.sources)
+            except Exception as exc:
+                failures.append(exc)
+                raise
+            landed = {i.source for i in record.inputs}
+            out.print(f"collect {config.domain}: run {record.run_id}: "
+                      + (f"landed {', '.join(sorted(landed))}" if landed else "nothing new"), soft_wrap=True)
+
+    if period is None:
+        try:
+            one_round()
+        except Exception as exc:
+            return _fail(err, exc, log_file)
+        return 0
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logger.warning("stopping after the delivery in progress (Ctrl-C again to abort it)")
+        stop.set()
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        rounds = collect.collect_every(one_round, period, stop=stop, max_rounds=args.rounds)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    out.print(f"collect: {rounds} round(s), {len(failures)} failed", soft_wrap=True)
+    return 1 if failures and len(failures) == rounds * len(configs) else 0
+
+
 def _latest_report(datamart: Path) -> Path | None:
     """The HTML report of the newest run that has one (run ids sort by time)."""
-    found = sorted(pipeline.Datamart(datamart).root.glob("_reports/*/quality.html"), key=lambda p: p.parent.name)
+    found = sorted(Path(datamart).glob("_reports/*/quality.html"), key=lambda p: p.parent.name)
     return found[-1] if found else None
 
 
@@ -195,6 +359,8 @@ def _input_bytes(config, options) -> int:
     total = 0
     for name, source in config.sources.items():
         if options.sources and name not in options.sources:
+            continue
+        if getattr(source, "api", None) is not None or not source.path:
             continue
         path = source.resolve(options.data_root)
         if path.is_file():

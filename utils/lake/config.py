@@ -1,45 +1,96 @@
 """Domain configuration: `conf/<domain>.yaml`, validated on load.
 
-The YAML declares each source (file, CSV options, date column and accepted formats,
-keys, personal-data columns) and the Spark settings of the domain. Validation is
-strict: an unknown key, a missing required key or a value of the wrong type raises
-:class:`ConfigError` naming the file and the dotted key, e.g.
+The YAML declares each source (a file, a glob of dated drops or a REST API; its format
+and reading options; date column and accepted formats; keys; personal-data columns),
+the silver recipes and rules, the gold population, features and labels, and the Spark
+settings of the domain. Its schema is :mod:`utils.lake.config_schema` (pydantic models,
+also written as `conf/schema.json` for editors). Validation is strict: an unknown key, a
+missing required key, a value of the wrong type or an inconsistent combination raises
+:class:`ConfigError` with one line naming the file, the dotted key and the problem, e.g.
 ``conf/loan_default.yaml: sources.features_attributes.date_formats: expected a list of
-strings, got int``. Overrides (``--set key=value``) are applied before validation, so
-they are checked the same way.
+non-empty strings, got str 'yyyy-MM-dd'``. Overrides (``--set key=value``) are applied
+before validation, so they are checked the same way.
+
+:func:`load_config` returns the frozen dataclasses below, which the rest of the code uses
+(and builds directly in tests). Hashes (``config_hash``, ``fingerprint()``) are computed
+from the YAML's own dicts, so they do not depend on how this module validates. The schema
+file is regenerated or checked with::
+
+    python -m utils.lake.config --schema | --write-schema | --check-schema
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import json
-import re
+import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
+from utils.lake.config_schema import (  # noqa: F401  (the constants are re-exported)
+    FORMATS, PAGINATIONS, SEVERITIES, SILVER_TYPES, ColumnModel, CsvModel, DomainModel, GoldModel, LeakageModel,
+    RuleModel, SilverModel, SourceModel, first_problem, json_schema,
+)
 from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 CONF_DIR = PROJECT_ROOT / "conf"
+SCHEMA_FILE = CONF_DIR / "schema.json"
 
-#: CSV options of the parser; anything else is refused. Files are read as UTF-8 (a
-#: byte-order mark is tolerated); `comment` skips lines that start with that character.
+log = logging.getLogger(__name__)
+
+#: The string options of the CSV parser, kept in `Source.csv`; `comment` skips lines that
+#: start with that character. Other CSV keys (header, encoding, ...) are `Source` fields.
 CSV_OPTIONS = {"sep", "quote", "escape", "comment"}
 DEFAULT_CSV_OPTIONS = {"sep": ",", "quote": '"', "escape": '"'}
+#: Rules every silver table has, whose names a declared rule may not take.
+BUILTIN_RULES = ("well_formed_row", "valid_snapshot_date", "not_future_date")
 
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the file and the key."""
 
 
+# --------------------------------------------------------------------------- what the code uses
+
+
+@dataclass(frozen=True)
+class ApiSource:
+    """A REST endpoint whose JSON pages are landed byte for byte (DESIGN §11)."""
+
+    url: str  # http(s)://... or demo://<domain>/<source>
+    records: str = "data"
+    pagination: str = "none"  # none | page | offset | cursor | link
+    page_size: int = 100
+    params: dict[str, str] = field(default_factory=dict)
+    incremental_param: str | None = None
+    incremental_field: str | None = None
+    auth_header: str | None = None
+    auth_env: str | None = None
+    auth_prefix: str = ""
+    timeout_s: float = 10.0
+    max_attempts: int = 6
+
+
+#: Reading options of a source and their defaults; a fingerprint holds only those that differ.
+_READ_DEFAULTS: dict[str, Any] = {
+    "format": "csv", "header": True, "columns": None, "encoding": "utf-8", "whitespace": False,
+    "multiline": False, "json_record_path": "", "json_fields": {},
+}
+
+
 @dataclass(frozen=True)
 class Source:
-    """One raw source: a CSV file whose rows land in `bronze/<name>`."""
+    """One raw source: a file, a glob of dated drops or a REST API whose records land, as
+    text, in `bronze/<name>`; `path` is None exactly when `api` is set."""
 
     name: str
-    path: str
+    path: str | None
     date_column: str
     date_formats: tuple[str, ...]
     required_columns: tuple[str, ...]
@@ -47,25 +98,44 @@ class Source:
     personal_data: tuple[str, ...] = ()
     csv: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CSV_OPTIONS))
     description: str = ""
+    format: str = "csv"  # csv | jsonl | json | parquet
+    api: ApiSource | None = None
+    header: bool = True
+    columns: tuple[str, ...] | None = None  # the field names of a file without header line
+    encoding: str = "utf-8"
+    whitespace: bool = False  # fields separated by runs of spaces/tabs (sep ignored)
+    multiline: bool = False  # quoted fields may span lines
+    json_record_path: str = ""
+    json_fields: dict[str, str] = field(default_factory=dict)  # bronze column -> dotted path
+
+    @property
+    def is_glob(self) -> bool:
+        """Whether `path` is a pattern of several files (holds * ? or [)."""
+        return self.path is not None and any(ch in self.path for ch in "*?[")
 
     def resolve(self, data_root: Path) -> Path:
-        """The file's location: an absolute `path` as is, else under `data_root`."""
+        """The file's (or glob's) location: an absolute `path` as is, else under `data_root`."""
+        if self.path is None:
+            raise ValueError(f"source {self.name} is read from an API, not a path")
         p = Path(self.path).expanduser()
         return p if p.is_absolute() else Path(data_root) / p
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides how the file is read into bronze."""
-        body = {
+        """Hash of everything that decides how the file is read into bronze; reading options
+        at their defaults are left out, so adding an option never changes older hashes."""
+        body: dict[str, Any] = {
             "date_column": self.date_column,
             "date_formats": list(self.date_formats),
             "csv": self.csv,
             "required_columns": list(self.required_columns),
         }
+        for key, default in _READ_DEFAULTS.items():
+            value = getattr(self, key)
+            if value != default:
+                body[key] = list(value) if isinstance(value, tuple) else value
+        if self.api is not None:
+            body["api_records"] = self.api.records
         return _hash(body)
-
-
-SILVER_TYPES = ("string", "int", "long", "double", "boolean", "date", "array<string>")
-SEVERITIES = ("warn", "drop", "fail")
 
 
 @dataclass(frozen=True)
@@ -127,6 +197,7 @@ class SilverTable:
     fit_window: tuple[str, str] | None = None
     fit_version: int = 1
     raw: dict[str, Any] = field(default_factory=dict)
+    future_dates: str = "warn"  # severity of the built-in rule not_future_date
 
     def fingerprint(self) -> str:
         return _hash(self.raw)
@@ -200,388 +271,109 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------- schema
-
-_SOURCE_KEYS: dict[str, tuple[str, bool]] = {
-    # key: (kind, required)
-    "path": ("str", True),
-    "format": ("str", False),
-    "description": ("str", False),
-    "csv": ("dict", False),
-    "date_column": ("str", True),
-    "date_formats": ("list[str]", True),
-    "required_columns": ("list[str]", True),
-    "keys": ("list[str]", False),
-    "personal_data": ("list[str]", False),
-}
-_TOP_KEYS: dict[str, tuple[str, bool]] = {
-    "domain": ("str", True),
-    "description": ("str", False),
-    "sources": ("dict", True),
-    "spark": ("dict", False),
-    "silver": ("dict", False),
-    "gold": ("dict", False),
-}
-_GOLD_KEYS: dict[str, tuple[str, bool]] = {
-    "population": ("dict", True),
-    "sources": ("dict", True),
-    "labels": ("list", True),
-    "features": ("list", True),
-    "leakage": ("dict", False),
-}
-_FEATURE_KEYS: dict[str, tuple[str, bool]] = {
-    "name": ("str", True),
-    "source": ("str", True),
-    "description": ("str", True),
-    "version": ("int", False),
-    "expr": ("str", False),
-    "aggregate": ("str", False),
-    "column": ("str", False),
-    "months": ("int", False),
-    "for_each": ("dict", False),
-}
-_SILVER_KEYS: dict[str, tuple[str, bool]] = {
-    "source": ("str", True),
-    "description": ("str", False),
-    "columns": ("dict", True),
-    "rules": ("list", False),
-    "fit_window": ("dict", False),
-    "fit_version": ("int", False),
-}
-_COLUMN_KEYS: dict[str, tuple[str, bool]] = {
-    "from": ("str", False),
-    "type": ("str", False),
-    "trim": ("bool", False),
-    "null_tokens": ("list[str]", False),
-    "strip": ("str", False),
-    "map": ("dict", False),
-    "parse": ("str", False),
-    "date_formats": ("list[str]", False),
-    "valid_range": ("list", False),
-    "fit_range": ("dict", False),
-    "pattern": ("str", False),
-    "vocabulary": ("list[str]", False),
-    "on_invalid": ("str", False),
-    "flag": ("str", False),
-    "mask": ("str", False),
-    "description": ("str", False),
-}
-_RULE_KEYS: dict[str, tuple[str, bool]] = {
-    "name": ("str", True),
-    "severity": ("str", True),
-    "check": ("str", False),
-    "unique": ("list[str]", False),
-    "references": ("dict", False),
-    "description": ("str", False),
-}
+# --------------------------------------------------------------------------- building
 
 
-def _kind_ok(value: Any, kind: str) -> bool:
-    if kind == "str":
-        return isinstance(value, str) and value != ""
-    if kind == "dict":
-        return isinstance(value, dict)
-    if kind == "list[str]":
-        return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
-    if kind == "list":
-        return isinstance(value, list)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    raise AssertionError(kind)
-
-
-def _check_keys(file: Path, where: str, data: Any, spec: dict[str, tuple[str, bool]]) -> None:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: {where or 'top level'}: expected a mapping, got {type(data).__name__}")
-    prefix = f"{where}." if where else ""
-    for key in data:
-        if key not in spec:
-            raise ConfigError(
-                f"{file}: {prefix}{key}: unknown key (allowed: {', '.join(sorted(spec))})"
-            )
-    for key, (kind, required) in spec.items():
-        if key not in data:
-            if required:
-                raise ConfigError(f"{file}: {prefix}{key}: required key is missing")
-            continue
-        if not _kind_ok(data[key], kind):
-            got = type(data[key]).__name__
-            what = {
-                "str": "a non-empty string", "dict": "a mapping", "list[str]": "a list of non-empty strings",
-                "list": "a list", "bool": "true or false", "int": "an integer", "float": "a number",
-            }[kind]
-            raise ConfigError(f"{file}: {prefix}{key}: expected {what}, got {got} {data[key]!r}")
-
-
-def _validate(file: Path, raw: dict[str, Any]) -> DomainConfig:
-    _check_keys(file, "", raw, _TOP_KEYS)
-    if not raw["sources"]:
-        raise ConfigError(f"{file}: sources: declare at least one source")
-    sources: dict[str, Source] = {}
-    for name, body in raw["sources"].items():
-        where = f"sources.{name}"
-        _check_keys(file, where, body, _SOURCE_KEYS)
-        if body.get("format", "csv") != "csv":
-            raise ConfigError(f"{file}: {where}.format: only 'csv' is supported, got {body['format']!r}")
-        csv_opts = dict(DEFAULT_CSV_OPTIONS)
-        for key, value in (body.get("csv") or {}).items():
-            if key not in CSV_OPTIONS:
-                raise ConfigError(f"{file}: {where}.csv.{key}: unknown CSV option (allowed: {', '.join(sorted(CSV_OPTIONS))})")
-            if not isinstance(value, str):
-                raise ConfigError(f"{file}: {where}.csv.{key}: expected a string, got {type(value).__name__}")
-            csv_opts[key] = value
-        required = body["required_columns"]
-        for key in ("date_column",):
-            if body[key] not in required:
-                raise ConfigError(f"{file}: {where}.{key}: {body[key]!r} must be one of required_columns")
-        for key in ("keys", "personal_data"):
-            unknown = [c for c in body.get(key, []) if c not in required]
-            if unknown:
-                raise ConfigError(f"{file}: {where}.{key}: {unknown} not in required_columns")
-        sources[name] = Source(
-            name=name,
-            path=body["path"],
-            date_column=body["date_column"],
-            date_formats=tuple(body["date_formats"]),
-            required_columns=tuple(required),
-            keys=tuple(body.get("keys", [])),
-            personal_data=tuple(body.get("personal_data", [])),
-            csv=csv_opts,
-            description=body.get("description", ""),
+def _source(name: str, doc: SourceModel) -> Source:
+    """The source `name` as bronze sees it; `csv` keeps the four string options as before."""
+    csv = doc.csv or CsvModel()
+    given = doc.csv.model_dump(include=CSV_OPTIONS, exclude_unset=True) if doc.csv else {}
+    api = None
+    if doc.api is not None:
+        a, inc, auth = doc.api, doc.api.incremental, doc.api.auth
+        api = ApiSource(
+            url=a.url, records=a.records, pagination=a.pagination, page_size=a.page_size, params=dict(a.params),
+            incremental_param=inc and inc.param, incremental_field=inc and inc.field,
+            auth_header=auth and auth.header, auth_env=auth and auth.env, auth_prefix=auth.prefix if auth else "",
+            timeout_s=a.timeout_s, max_attempts=a.max_attempts,
         )
-    spark_conf = raw.get("spark") or {}
-    bad = [k for k, v in spark_conf.items() if not isinstance(v, (str, int, float, bool))]
-    if bad:
-        raise ConfigError(f"{file}: spark.{bad[0]}: expected a scalar value")
-    silver = {
-        name: _validate_silver(file, name, body, sources) for name, body in (raw.get("silver") or {}).items()
-    }
-    for table in silver.values():
-        for rule in table.rules:
-            if rule.references and rule.references[0] not in silver:
-                raise ConfigError(
-                    f"{file}: silver.{table.name}.rules.{rule.name}.references.table: "
-                    f"no silver table {rule.references[0]!r}"
-                )
-    gold = _validate_gold(file, raw["gold"], silver) if raw.get("gold") else None
-    return DomainConfig(
-        gold=gold,
-        silver=silver,
-        domain=raw["domain"],
-        file=file,
-        description=raw.get("description", ""),
-        sources=sources,
-        spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spark_conf.items()},
-        raw=raw,
+    return Source(
+        name=name, path=doc.path, date_column=doc.date_column, date_formats=tuple(doc.date_formats),
+        required_columns=tuple(doc.required_columns), keys=tuple(doc.keys), personal_data=tuple(doc.personal_data),
+        csv={**DEFAULT_CSV_OPTIONS, **given}, description=doc.description or "", format=doc.format, api=api,
+        header=csv.header, columns=tuple(csv.columns) if csv.columns else None, encoding=csv.encoding,
+        whitespace=csv.whitespace, multiline=csv.multiline,
+        # an API source's landed pages hold their records where the API puts them
+        json_record_path=(doc.json_options.record_path if doc.json_options and doc.json_options.record_path
+                          else (api.records if api is not None else "")),
+        json_fields=dict(doc.json_options.fields) if doc.json_options else {},
     )
 
 
-def _validate_silver(file: Path, name: str, body: Any, sources: dict[str, Source]) -> SilverTable:
-    where = f"silver.{name}"
-    _check_keys(file, where, body, _SILVER_KEYS)
-    if body["source"] not in sources:
-        raise ConfigError(f"{file}: {where}.source: no source {body['source']!r} (declared: {', '.join(sources)})")
-    source = sources[body["source"]]
-    columns = []
-    for col, spec in body["columns"].items():
-        columns.append(_validate_column(file, f"{where}.columns.{col}", col, spec or {}, source))
+def _column(name: str, doc: ColumnModel) -> ColumnSpec:
+    """The silver column `name` as the cleaning code sees it (map keys and values as text)."""
+    mapping = None if doc.mapping is None else {str(k): None if v is None else str(v) for k, v in doc.mapping.items()}
+    return ColumnSpec(
+        name=name, source_column=doc.source_column or name, type=doc.type, trim=doc.trim,
+        null_tokens=tuple(doc.null_tokens), strip=doc.strip, mapping=mapping, parse=doc.parse,
+        date_formats=tuple(doc.date_formats), valid_range=None if doc.valid_range is None else tuple(doc.valid_range),
+        fit_k=None if doc.fit_range is None else float(doc.fit_range.k), pattern=doc.pattern,
+        vocabulary=tuple(doc.vocabulary) if doc.vocabulary else None, on_invalid=doc.on_invalid,
+        flag=doc.flag, mask=doc.mask, description=doc.description or "",
+    )
+
+
+def _rule(doc: RuleModel) -> RuleSpec:
+    ref = doc.references
+    return RuleSpec(
+        name=doc.name, severity=doc.severity, check=doc.check, unique=None if doc.unique is None else tuple(doc.unique),
+        references=None if ref is None else (ref.table, tuple(ref.columns)), description=doc.description or "",
+    )
+
+
+def _silver(file: Path, name: str, doc: SilverModel, raw: dict[str, Any]) -> SilverTable:
+    """The silver table `name`; `raw` (its YAML) is what its fingerprint hashes. Checked here,
+    as they need the built columns: no output column (flags included) is produced twice, and
+    no declared rule takes the name of a built-in rule, a column's generated rule or another."""
+    where = f"{file}: silver.{name}"
+    columns = [_column(col, spec) for col, spec in doc.columns.items()]
     names = [c.name for c in columns] + [c.flag_column for c in columns if c.validated]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ConfigError(f"{file}: {where}.columns: column name(s) {dupes} produced twice (flags included)")
-    rules = []
-    generated = {"well_formed_row", "valid_snapshot_date"}
+        raise ConfigError(f"{where}.columns: column name(s) {dupes} produced twice (flags included)")
+    taken = set(BUILTIN_RULES)
     for c in columns:  # the cleaning rules a column generates (see utils.layers.silver.table_rules)
-        generated |= {f"null_token_{c.name}"} if c.null_tokens else set()
-        generated |= {f"decorated_{c.name}"} if c.strip else set()
-        generated |= {f"valid_{c.name}"} if c.validated else set()
-    for i, rule in enumerate(body.get("rules") or []):
-        rules.append(_validate_rule(file, f"{where}.rules[{i}]", rule, [c.name for c in columns]))
-        if rules[-1].name in generated or rules[-1].name in [r.name for r in rules[:-1]]:
-            raise ConfigError(
-                f"{file}: {where}.rules[{i}].name: {rules[-1].name!r} is already the name of another rule "
-                "(built-in, generated from a column, or declared); rule names must be unique per table"
-            )
-    window = body.get("fit_window")
-    if window is not None:
-        if set(window) != {"start", "end"}:
-            raise ConfigError(f"{file}: {where}.fit_window: expected keys start and end")
-        window = (str(window["start"]), str(window["end"]))
-    if any(c.fit_k is not None for c in columns) and window is None:
-        raise ConfigError(f"{file}: {where}.fit_window: required when a column has fit_range")
+        taken |= {f"null_token_{c.name}"} if c.null_tokens else set()
+        taken |= {f"decorated_{c.name}"} if c.strip else set()
+        taken |= {f"valid_{c.name}"} if c.validated else set()
+    for i, rule in enumerate(doc.rules):
+        if rule.name in taken:
+            raise ConfigError(f"{where}.rules[{i}].name: {rule.name!r} is already the name of another rule (built-in, "
+                              "generated from a column, or declared); rule names must be unique per table")
+        taken.add(rule.name)
+    window = doc.fit_window
     return SilverTable(
-        name=name, source=body["source"], columns=tuple(columns), rules=tuple(rules),
-        description=body.get("description", ""), fit_window=window,
-        fit_version=body.get("fit_version", 1), raw=body,
+        name=name, source=doc.source, columns=tuple(columns), rules=tuple(_rule(r) for r in doc.rules),
+        description=doc.description or "", fit_window=None if window is None else (window.start, window.end),
+        fit_version=doc.fit_version, raw=raw, future_dates=doc.future_dates,
     )
 
 
-def _validate_column(file: Path, where: str, name: str, spec: Any, source: Source) -> ColumnSpec:
-    _check_keys(file, where, spec, _COLUMN_KEYS)
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise ConfigError(f"{file}: {where}: silver column names are lower snake_case")
-    src = spec.get("from", name)
-    if src not in source.required_columns:
-        raise ConfigError(f"{file}: {where}.from: {src!r} is not a column of source {source.name}")
-    ctype = spec.get("type", "string")
-    if ctype not in SILVER_TYPES:
-        raise ConfigError(f"{file}: {where}.type: {ctype!r} not one of {', '.join(SILVER_TYPES)}")
-    parse = spec.get("parse")
-    if parse not in (None, "duration_months", "list"):
-        raise ConfigError(f"{file}: {where}.parse: {parse!r} not one of duration_months, list")
-    if (parse == "list") != (ctype == "array<string>"):
-        raise ConfigError(f"{file}: {where}: parse: list and type: array<string> go together")
-    valid_range = spec.get("valid_range")
-    if valid_range is not None:
-        ok = len(valid_range) == 2 and all(v is None or isinstance(v, (int, float)) for v in valid_range)
-        if not ok:
-            raise ConfigError(f"{file}: {where}.valid_range: expected [min, max] numbers (null = open)")
-        valid_range = tuple(valid_range)
-    fit = spec.get("fit_range")
-    if fit is not None and (set(fit) != {"k"} or not isinstance(fit["k"], (int, float))):
-        raise ConfigError(f"{file}: {where}.fit_range: expected {{k: <number>}}")
-    on_invalid = spec.get("on_invalid", "null")
-    if on_invalid not in ("null", "quarantine"):
-        raise ConfigError(f"{file}: {where}.on_invalid: {on_invalid!r} not one of null, quarantine")
-    mask = spec.get("mask")
-    if mask not in (None, "hmac_sha256"):
-        raise ConfigError(f"{file}: {where}.mask: {mask!r} not one of hmac_sha256")
-    mapping = spec.get("map")
-    if mapping is not None:
-        mapping = {str(k): (None if v is None else str(v)) for k, v in mapping.items()}
-    if spec.get("pattern") is not None:
-        try:
-            re.compile(spec["pattern"])
-        except re.error as exc:
-            raise ConfigError(f"{file}: {where}.pattern: not a regular expression: {exc}") from exc
-    return ColumnSpec(
-        name=name, source_column=src, type=ctype, trim=spec.get("trim", True),
-        null_tokens=tuple(spec.get("null_tokens", ())), strip=spec.get("strip"), mapping=mapping,
-        parse=parse, date_formats=tuple(spec.get("date_formats", ("yyyy-MM-dd",))),
-        valid_range=valid_range, fit_k=None if fit is None else float(fit["k"]),
-        pattern=spec.get("pattern"),
-        vocabulary=tuple(spec["vocabulary"]) if spec.get("vocabulary") else None,
-        on_invalid=on_invalid, flag=spec.get("flag"), mask=mask, description=spec.get("description", ""),
-    )
-
-
-def _validate_gold(file: Path, body: Any, silver: dict[str, SilverTable]) -> GoldSpec:
-    _check_keys(file, "gold", body, _GOLD_KEYS)
-    pop = body["population"]
-    _check_keys(file, "gold.population", pop, {
-        "table": ("str", True), "entity": ("str", True), "where": ("str", False), "description": ("str", False)})
-    if pop["table"] not in silver:
-        raise ConfigError(f"{file}: gold.population.table: no silver table {pop['table']!r}")
-    sources: dict[str, tuple[str, str]] = {}
-    for name, src in body["sources"].items():
-        where = f"gold.sources.{name}"
-        _check_keys(file, where, src, {"table": ("str", True), "cutoff": ("str", False)})
-        if src["table"] not in silver:
-            raise ConfigError(f"{file}: {where}.table: no silver table {src['table']!r}")
-        cutoff = src.get("cutoff", "<=")
-        if cutoff not in ("<=", "<"):
-            raise ConfigError(f"{file}: {where}.cutoff: {cutoff!r} not one of '<=', '<'")
-        sources[name] = (src["table"], cutoff)
-    labels = []
-    for i, label in enumerate(body["labels"]):
-        where = f"gold.labels[{i}]"
-        _check_keys(file, where, label, {"dpd": ("int", True), "mob": ("int", True), "description": ("str", False)})
-        if label["dpd"] <= 0 or label["mob"] <= 0:
-            raise ConfigError(f"{file}: {where}: dpd and mob must be positive")
-        labels.append(LabelDef(label["dpd"], label["mob"], label.get("description", "")))
-    features: list[FeatureDef] = []
-    for i, feat in enumerate(body["features"]):
-        where = f"gold.features[{i}]"
-        _check_keys(file, where, feat, _FEATURE_KEYS)
-        for expanded in _expand(file, where, feat):
-            features.append(_validate_feature(file, f"{where} ({expanded['name']})", expanded, sources))
-    names = [f.name for f in features]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(f"{file}: gold.features: duplicate feature name(s) {dupes}")
-    leakage = body.get("leakage") or {}
-    _check_keys(file, "gold.leakage", leakage, {
-        "replay_cut": ("str", False), "max_single_feature_auc": ("float", False)})
+def _gold(doc: GoldModel, raw: dict[str, Any]) -> GoldSpec:
+    """The gold section, features expanded; `raw` (its YAML) is what its fingerprint hashes."""
+    features = [
+        FeatureDef(name=f["name"], source=f["source"], description=f["description"], version=f.get("version", 1),
+                   expr=f.get("expr"), aggregate=f.get("aggregate"), column=f.get("column"), months=f.get("months"))
+        for entry in doc.features for f in entry.expanded()
+    ]
+    leakage = doc.leakage or LeakageModel()
     return GoldSpec(
-        population_table=pop["table"], entity=pop["entity"], population_where=pop.get("where"),
-        sources=sources, labels=tuple(labels), features=tuple(features),
-        replay_cut=str(leakage["replay_cut"]) if leakage.get("replay_cut") else None,
-        max_single_feature_auc=float(leakage.get("max_single_feature_auc", 0.95)), raw=body,
+        population_table=doc.population.table, entity=doc.population.entity, population_where=doc.population.where,
+        sources={n: (s.table, s.cutoff) for n, s in doc.sources.items()},
+        labels=tuple(LabelDef(label.dpd, label.mob, label.description or "") for label in doc.labels),
+        features=tuple(features), replay_cut=leakage.replay_cut,
+        max_single_feature_auc=float(leakage.max_single_feature_auc), raw=raw,
     )
 
 
-def _expand(file: Path, where: str, feat: dict) -> list[dict]:
-    """A feature with `for_each: {key: [values...], ...}` stands for one feature per
-    position, with {key} replaced in its name, expr, column and description."""
-    loops = feat.get("for_each")
-    if not loops:
-        return [feat]
-    lengths = {len(v) for v in loops.values() if isinstance(v, list)}
-    if len(lengths) != 1 or not all(isinstance(v, list) for v in loops.values()):
-        raise ConfigError(f"{file}: {where}.for_each: expected lists of equal length")
-    out = []
-    for i in range(lengths.pop()):
-        values = {k: str(v[i]) for k, v in loops.items()}
-        item = {k: v for k, v in feat.items() if k != "for_each"}
-        for key in ("name", "expr", "column", "description"):
-            if isinstance(item.get(key), str):
-                item[key] = item[key].format(**values)
-        out.append(item)
-    return out
-
-
-def _validate_feature(file: Path, where: str, feat: dict, sources: dict) -> FeatureDef:
-    if feat["source"] not in sources:
-        raise ConfigError(f"{file}: {where}.source: {feat['source']!r} not in gold.sources")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", feat["name"]):
-        raise ConfigError(f"{file}: {where}.name: feature names are lower snake_case")
-    if ("expr" in feat) == ("aggregate" in feat):
-        raise ConfigError(f"{file}: {where}: give exactly one of expr, aggregate")
-    aggregate = feat.get("aggregate")
-    if aggregate is not None:
-        if aggregate not in ("months", "last", "mean", "slope"):
-            raise ConfigError(f"{file}: {where}.aggregate: {aggregate!r} not one of months, last, mean, slope")
-        if aggregate != "months" and "column" not in feat:
-            raise ConfigError(f"{file}: {where}.column: required with aggregate {aggregate}")
-        if aggregate in ("mean", "slope") and not feat.get("months"):
-            raise ConfigError(f"{file}: {where}.months: required with aggregate {aggregate}")
-    return FeatureDef(
-        name=feat["name"], source=feat["source"], description=feat["description"],
-        version=feat.get("version", 1), expr=feat.get("expr"), aggregate=aggregate,
-        column=feat.get("column"), months=feat.get("months"),
-    )
-
-
-def _validate_rule(file: Path, where: str, rule: Any, columns: list[str]) -> RuleSpec:
-    _check_keys(file, where, rule, _RULE_KEYS)
-    where = f"{where} ({rule['name']})"
-    if rule["severity"] not in SEVERITIES:
-        raise ConfigError(f"{file}: {where}.severity: {rule['severity']!r} not one of {', '.join(SEVERITIES)}")
-    kinds = [k for k in ("check", "unique", "references") if k in rule]
-    if len(kinds) != 1:
-        raise ConfigError(f"{file}: {where}: give exactly one of check, unique, references")
-    known = set(columns) | {"snapshot_date"}
-    for key in ("unique",):
-        bad = [c for c in rule.get(key, []) if c not in known]
-        if bad:
-            raise ConfigError(f"{file}: {where}.{key}: unknown column(s) {bad}")
-    references = None
-    if "references" in rule:
-        ref = rule["references"]
-        if set(ref) != {"table", "columns"} or not _kind_ok(ref["columns"], "list[str]"):
-            raise ConfigError(f"{file}: {where}.references: expected {{table: <silver table>, columns: [...]}}")
-        bad = [c for c in ref["columns"] if c not in known]
-        if bad:
-            raise ConfigError(f"{file}: {where}.references.columns: unknown column(s) {bad}")
-        references = (ref["table"], tuple(ref["columns"]))
-    return RuleSpec(
-        name=rule["name"], severity=rule["severity"], check=rule.get("check"),
-        unique=tuple(rule["unique"]) if "unique" in rule else None, references=references,
-        description=rule.get("description", ""),
+def _build(file: Path, raw: dict[str, Any], doc: DomainModel) -> DomainConfig:
+    """The domain as the code uses it, from the validated model and the YAML it came from."""
+    return DomainConfig(
+        domain=doc.domain, file=file, description=doc.description or "",
+        sources={name: _source(name, s) for name, s in doc.sources.items()},
+        spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in doc.spark.items()},
+        raw=raw, silver={name: _silver(file, name, t, raw["silver"][name]) for name, t in doc.silver.items()},
+        gold=_gold(doc.gold, raw["gold"]) if doc.gold is not None else None,
     )
 
 
@@ -627,4 +419,42 @@ def load_config(
     raw = copy.deepcopy(raw)
     for assignment in overrides:
         apply_override(raw, assignment, file)
-    return _validate(file, raw)
+    try:
+        doc = DomainModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {first_problem(exc)}") from exc
+    return _build(file, raw, doc)
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print, write or check conf/schema.json; 1 when --check-schema finds it out of date."""
+    parser = argparse.ArgumentParser(prog="python -m utils.lake.config",
+                                     description="The JSON Schema of conf/<domain>.yaml, from the pydantic models.")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--schema", action="store_true", help="print it")
+    what.add_argument("--write-schema", action="store_true", help="write conf/schema.json")
+    what.add_argument("--check-schema", action="store_true", help="exit 1 when that file is out of date")
+    args = parser.parse_args(argv)
+    schema = json_schema()
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    if args.schema:
+        sys.stdout.write(text)
+    elif args.write_schema:
+        SCHEMA_FILE.write_text(text, encoding="utf-8")
+        log.info("wrote %s", SCHEMA_FILE)
+    elif not SCHEMA_FILE.is_file() or json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) != schema:
+        log.error("%s is out of date; run `python -m utils.lake.config --write-schema`", SCHEMA_FILE)
+        return 1
+    else:
+        log.info("%s is up to date", SCHEMA_FILE)
+    return 0
+
+
+if __name__ == "__main__":
+    from utils.lake.logs import configure
+
+    configure()
+    sys.exit(main())

@@ -148,8 +148,11 @@ def code_version() -> str:
 class RunLedger:
     """Append and query run records in the Delta table at `path`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, domain: str | None = None):
+        """`domain`: look only at that domain's runs (the ledger of a datamart holds the
+        runs of every domain; appending is unaffected)."""
         self.path = Path(path)
+        self.domain = domain
         self.records_dir = self.path.parent / "run_records"
 
     def append(self, record: RunRecord) -> None:
@@ -166,11 +169,16 @@ class RunLedger:
 
     def latest_runs(self) -> list[dict[str, Any]]:
         """The last row of every run, oldest run first."""
-        rows = delta_io.read_rows(self.path)
+        rows = [r for r in delta_io.read_rows(self.path) if self.domain is None or r["domain"] == self.domain]
         last: dict[str, dict[str, Any]] = {}
         for row in sorted(rows, key=lambda r: (r["started_at"], r["ended_at"] is not None, r["ended_at"] or r["started_at"])):
             last[row["run_id"]] = row
         return sorted(last.values(), key=lambda r: r["started_at"])
+
+    def builds(self) -> list[dict[str, Any]]:
+        """The last row of every run that built tables (collection rounds, whose layers
+        are ["landing"], left out), oldest first."""
+        return [r for r in self.latest_runs() if list(r["layers"] or []) != ["landing"]]
 
     def successful_runs(self) -> list[dict[str, Any]]:
         """The last row of every run that succeeded, oldest run first."""

@@ -6,6 +6,9 @@
 - ``single_feature_auc``: AUC of each numeric feature alone against the label (as
   max(AUC, 1 - AUC)); above the threshold is an alarm, because one feature that
   almost separates the classes usually carries the label from the future.
+
+A row's `domain` (after `run_id`) names the domain whose gold the guard checked; a
+table written before the column existed gains it on the next append.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA = pa.schema([
     ("run_id", pa.string()),
+    ("domain", pa.string()),
     ("guard", pa.string()),
     ("subject", pa.string()),
     ("value", pa.float64()),
@@ -34,14 +38,18 @@ SCHEMA = pa.schema([
 MAX_AUC_ROWS = 200_000
 
 
-def result(run_id: str, guard: str, subject: str, value: float, threshold: float, passed: bool, detail: str) -> dict:
-    return {"run_id": run_id, "guard": guard, "subject": subject, "value": float(value),
+def result(
+    run_id: str, guard: str, subject: str, value: float, threshold: float, passed: bool, detail: str, *, domain: str,
+) -> dict:
+    """One row of `_meta/leakage` (SCHEMA), checked now."""
+    return {"run_id": run_id, "domain": domain, "guard": guard, "subject": subject, "value": float(value),
             "threshold": float(threshold), "passed": bool(passed), "detail": detail,
             "checked_at": dt.datetime.now(dt.timezone.utc)}
 
 
 def append(path: Path, rows: list[dict]) -> None:
-    delta_io.append_rows(path, rows, SCHEMA)
+    """Append guard rows to `_meta/leakage`; an older table gains new columns."""
+    delta_io.append_rows(path, rows, SCHEMA, merge_schema=True)
 
 
 def replay_mismatch(full, replay, cut: dt.date) -> int:

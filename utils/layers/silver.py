@@ -10,9 +10,12 @@ Pure transformations (no reads, writes or actions):
 All rules of a table are evaluated in one pass: the checked DataFrame is computed once
 (persisted by the caller) and every count comes from one aggregation over it.
 
-Built-in rules of every table (severity drop):
-  - ``well_formed_row``: the raw line had as many fields as the header;
-  - ``valid_snapshot_date``: the partition date parsed in bronze.
+Built-in rules of every table:
+  - ``well_formed_row`` (drop): the raw record parsed (bronze's ``_malformed_record``
+    is null); a quarantined row's reason gives bronze's ``_malformed_reason``;
+  - ``valid_snapshot_date`` (drop): the partition date parsed in bronze;
+  - ``not_future_date`` (severity ``future_dates`` of the table, default warn): the
+    snapshot_date is not after the run's date (UTC today, or the ``as_of`` given).
 Columns with ``on_invalid: quarantine`` add a drop rule ``valid_<column>``.
 
 A row failing any drop rule goes to ``silver/_quarantine`` (once, with the first rule
@@ -22,19 +25,26 @@ data masked, and its lineage); so per partition ``bronze = silver + quarantine``
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from utils.lake.config import ColumnSpec, RuleSpec, SilverTable, Source
 from utils.layers.bronze import PARTITION_COLUMN
 from utils.layers.cleaning import bound_column, parse_column
-from utils.lake.config import ColumnSpec, RuleSpec, SilverTable, Source
 
 METRIC_PREFIX = "_m_"
 RULE_PREFIX = "_r_"
 MASKED = "<masked>"
 LINEAGE_KEPT = ("_source_file", "_source_line")
+ACTIONS = {"warn": "counted", "drop": "quarantined", "fail": "failed"}
+
+
+def run_date(as_of: dt.date | None = None) -> dt.date:
+    """The date a run checks future snapshot dates against: `as_of`, else UTC today."""
+    return as_of or dt.datetime.now(dt.UTC).date()
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,10 @@ def clean_table(
         *flags,
         *[m.alias(f"{METRIC_PREFIX}{name}") for name, m in metrics.items()],
         raw_values.alias("_raw_values"),
-        "_malformed_line",
+        "_malformed_record",
+        # bronze tables written before _malformed_reason existed have none
+        F.col("_malformed_reason") if "_malformed_reason" in bronze.columns else F.lit(None).cast("string").alias(
+            "_malformed_reason"),
         *LINEAGE_KEPT,
         PARTITION_COLUMN,
     )
@@ -106,14 +119,16 @@ def clean_table(
 # --------------------------------------------------------------------------- rules
 
 
-def table_rules(table: SilverTable, source: Source) -> list[Rule]:
+def table_rules(table: SilverTable, source: Source, *, as_of: dt.date | None = None) -> list[Rule]:
     """Every rule of a table in evaluation order: built-ins, column rules, declared."""
     formats = ", ".join(source.date_formats)
+    future = getattr(table, "future_dates", None) or "warn"
     rules = [
-        Rule("well_formed_row", "builtin", "drop", "quarantined",
-             "the raw line's field count differs from the header"),
+        Rule("well_formed_row", "builtin", "drop", "quarantined", "the raw record did not parse"),
         Rule("valid_snapshot_date", "builtin", "drop", "quarantined",
              f"{source.date_column} did not parse with any of [{formats}]"),
+        Rule("not_future_date", "builtin", future, ACTIONS[future],
+             f"{source.date_column} is after the run's date {run_date(as_of)}"),
     ]
     for spec in table.columns:
         if spec.null_tokens:
@@ -127,8 +142,8 @@ def table_rules(table: SilverTable, source: Source) -> list[Rule]:
             rules.append(Rule(f"valid_{spec.name}", "cleaning", "drop" if drop else "warn",
                               "quarantined" if drop else "nulled", _invalid_reason(spec)))
     for rule in table.rules:
-        action = {"warn": "counted", "drop": "quarantined", "fail": "failed"}[rule.severity]
-        rules.append(Rule(rule.name, "rule", rule.severity, action, rule.description or _rule_reason(rule)))
+        rules.append(Rule(rule.name, "rule", rule.severity, ACTIONS[rule.severity],
+                          rule.description or _rule_reason(rule)))
     return rules
 
 
@@ -163,17 +178,21 @@ def check_rules(
     table: SilverTable,
     references: dict[str, DataFrame] | None = None,
     accepted: DataFrame | None = None,
+    *,
+    as_of: dt.date | None = None,
 ) -> DataFrame:
     """Add `_r_<rule>` (true = fails) for every rule of `table`; metric columns that are
     rules too (`_m_valid_*`) are referenced, not recomputed. `references` maps a silver
     table name to a DataFrame holding (at least) the referenced key columns. `accepted`
     holds the rows silver keeps outside the partitions being (re)built: a row whose
-    unique key is already among them is a duplicate too."""
+    unique key is already among them is a duplicate too. `as_of` is the run's date for
+    not_future_date (default UTC today)."""
     references = references or {}
     # row-wise rules in one projection (a withColumn each would re-analyse the plan each time)
     flags = {
-        f"{RULE_PREFIX}well_formed_row": F.col("_malformed_line").isNotNull(),
+        f"{RULE_PREFIX}well_formed_row": F.col("_malformed_record").isNotNull(),
         f"{RULE_PREFIX}valid_snapshot_date": F.col(PARTITION_COLUMN).isNull(),
+        f"{RULE_PREFIX}not_future_date": F.coalesce(F.col(PARTITION_COLUMN) > F.lit(run_date(as_of)), F.lit(False)),
     }
     for spec in table.columns:
         if spec.validated:
@@ -268,7 +287,7 @@ def quarantine_rows(
     and line number still lead to it in bronze)."""
     if source is not None and source.personal_data:
         checked = checked.withColumn(
-            "_malformed_line", F.when(F.col("_malformed_line").isNotNull(), F.lit(MASKED))
+            "_malformed_record", F.when(F.col("_malformed_record").isNotNull(), F.lit(MASKED))
         )
     drops = [r for r in rules if r.severity == "drop"]
     if not drops:
@@ -276,9 +295,16 @@ def quarantine_rows(
     first = F.coalesce(*[F.when(F.col(f"{RULE_PREFIX}{r.name}"), F.lit(r.name)) for r in drops])
     failed = F.array_compact(F.array(*[F.when(F.col(f"{RULE_PREFIX}{r.name}"), F.lit(r.name)) for r in drops]))
     reasons = F.array_compact(F.array(*[
-        F.when(F.col(f"{RULE_PREFIX}{r.name}"), F.lit(f"{r.name}: {r.reason}")) for r in drops
+        F.when(F.col(f"{RULE_PREFIX}{r.name}"), _reason_text(r)) for r in drops
     ]))
     return checked.where(_drop_flag(rules)).select(*_quarantine_columns(table, reasons, first, failed))
+
+
+def _reason_text(rule: Rule) -> Column:
+    """A failed rule in words; a malformed record says why it did not parse."""
+    if rule.name == "well_formed_row":
+        return F.concat(F.lit(f"{rule.name}: {rule.reason}: "), F.coalesce(F.col("_malformed_reason"), F.lit("unknown")))
+    return F.lit(f"{rule.name}: {rule.reason}")
 
 
 def _quarantine_columns(table: SilverTable, reasons, first: Column, failed: Column) -> list[Column]:
@@ -289,7 +315,7 @@ def _quarantine_columns(table: SilverTable, reasons, first: Column, failed: Colu
         reason.alias("reason"),
         failed.cast("array<string>").alias("failed_rules"),
         F.col("_raw_values").alias("raw_values"),
-        "_malformed_line",
+        "_malformed_record",
         *LINEAGE_KEPT,
         PARTITION_COLUMN,
     ]

@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from utils.lake import delta_io
+from utils.lake.datamart import Datamart
+
+#: The domain whose stores are read when none is named (the course domain).
+DEFAULT_DOMAIN = "loan_default"
 
 KEY_COLUMNS = ("loan_id", "customer_id", "feature_snapshot_date", "label_date", "label_def", "label")
 
@@ -31,11 +35,12 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(text if len(text) > 7 else f"{text}-01")
 
 
-def store_versions(datamart: str | Path, versions: dict[str, int] | None = None, as_of: Any = None) -> dict[str, int]:
+def store_versions(datamart: str | Path, versions: dict[str, int] | None = None, as_of: Any = None,
+                   *, domain: str = DEFAULT_DOMAIN) -> dict[str, int]:
     """The Delta versions a training set reads (for the record of a model)."""
     out = {}
     for name in ("feature_store", "label_store"):
-        path = Path(datamart) / "gold" / name
+        path = Datamart(Path(datamart), domain).table("gold", name)
         if versions and name in versions:
             out[name] = int(versions[name])
         elif as_of is not None:
@@ -56,6 +61,7 @@ def training_set(
     versions: dict[str, int] | None = None,
     as_of: Any = None,
     entity: str = "customer_id",
+    domain: str = DEFAULT_DOMAIN,
 ):
     """One row per labelled loan: keys, label and the features known at application.
 
@@ -65,10 +71,10 @@ def training_set(
     """
     from pyspark.sql import functions as F
 
-    root = Path(datamart) / "gold"
-    chosen = store_versions(datamart, versions, as_of)
-    labels = delta_io.read_table(spark, root / "label_store", version=chosen["label_store"])
-    store = delta_io.read_table(spark, root / "feature_store", version=chosen["feature_store"])
+    gold = Datamart(Path(datamart), domain)
+    chosen = store_versions(datamart, versions, as_of, domain=domain)
+    labels = delta_io.read_table(spark, gold.table("gold", "label_store"), version=chosen["label_store"])
+    store = delta_io.read_table(spark, gold.table("gold", "feature_store"), version=chosen["feature_store"])
     sources = {c[len("_asof_"):] for c in store.columns if c.startswith("_asof_")}
     lineage = {f"has_{s}" for s in sources} | {f"_asof_{s}" for s in sources}
     known = [c for c in store.columns if c not in (entity, "snapshot_date") and c not in lineage]

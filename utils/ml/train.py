@@ -43,7 +43,13 @@ import numpy as np
 import pandas as pd
 
 from utils.lake import delta_io
-from utils.ml.feature_store import KEY_COLUMNS, store_versions, training_set
+from utils.lake.datamart import Datamart
+from utils.ml.feature_store import (
+    DEFAULT_DOMAIN,
+    KEY_COLUMNS,
+    store_versions,
+    training_set,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -253,14 +259,15 @@ def model_features(datamart: str | Path, version: int) -> list[str]:
     """Every feature column of gold/feature_store at `version`: all columns but the key,
     the partition, ``_``-prefixed lineage and the ``has_<source>`` flags that sit beside
     an ``_asof_<source>`` column (loan-type flags such as ``has_auto_loan`` are features)."""
-    columns = [f.name for f in delta_io.view(Path(datamart) / "gold" / "feature_store", version=version).schema]
+    columns = [f.name for f in delta_io.view(Datamart(Path(datamart), DEFAULT_DOMAIN).table("gold", "feature_store"), version=version).schema]
     flags = {f"has_{c[len('_asof_'):]}" for c in columns if c.startswith("_asof_")}
     return [c for c in columns if c not in (ENTITY, "snapshot_date") and not c.startswith("_") and c not in flags]
 
 
 def check_label_def(spark, datamart: str | Path, label_def: str, version: int) -> None:
     """TrainError naming the known label definitions when `label_def` is not one of them."""
-    labels = delta_io.read_table(spark, Path(datamart) / "gold" / "label_store", version=version, columns=["label_def"])
+    labels = delta_io.read_table(spark, Datamart(Path(datamart), DEFAULT_DOMAIN).table("gold", "label_store"), version=version,
+                                  columns=["label_def"])
     known = sorted(r["label_def"] for r in labels.distinct().collect())
     if label_def not in known:
         raise TrainError(f"unknown label def {label_def!r}; gold/label_store has {', '.join(known) or 'no labels'}")

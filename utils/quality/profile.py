@@ -62,7 +62,7 @@ HIST_BINS = 20
 #: partition is an identifier: its top values (all seen once) say nothing.
 KEY_LIKE_SHARE = 0.9
 KEY_LIKE_MIN_VALUES = 20
-SKIPPED_COLUMNS = frozenset({"raw_values", "_raw_values", "_malformed_line"})
+SKIPPED_COLUMNS = frozenset({"raw_values", "_raw_values", "_malformed_record"})
 FLAG_SUFFIX = "_invalid"
 MASKED = "<masked>"
 PROFILED_LAYERS = ("silver", "gold")
@@ -469,19 +469,29 @@ def profile_path(datamart: str | Path) -> Path:
     return Path(datamart) / "_meta" / "profile"
 
 
-def datamart_tables(datamart: str | Path) -> list[str]:
-    """The silver and gold tables of a datamart, as ``<layer>/<name>`` (the quarantine
+def datamart_tables(datamart: str | Path, domain: str) -> list[str]:
+    """The silver and gold tables of a domain, as ``<layer>/<name>`` (the quarantine
     and other ``_`` folders excluded), from the folders holding a Delta table."""
     from utils.lake import delta_io
 
     root = Path(datamart)
     found = []
     for layer in PROFILED_LAYERS:
-        folder = root / layer
+        folder = root / layer / domain
         if folder.is_dir():
             found += [f"{layer}/{p.name}" for p in sorted(folder.iterdir())
                       if not p.name.startswith("_") and delta_io.table_exists(p)]
     return found
+
+
+def run_domain(datamart: str | Path, run_id: str) -> str:
+    """The domain a run built (from the ledger)."""
+    from utils.lake.ledger import RunLedger
+
+    for run in RunLedger(Path(datamart) / "_meta" / "runs").latest_runs():
+        if run["run_id"] == run_id:
+            return run["domain"]
+    raise ValueError(f"{datamart}: no run {run_id} in the ledger")
 
 
 def run_versions(datamart: str | Path, run_id: str) -> dict[str, int]:
@@ -511,15 +521,17 @@ def profile_datamart(
     commit), else those the ledger records for the run, else the latest.
     """
     from utils.lake import delta_io
+    from utils.lake.datamart import Datamart
 
     root = Path(datamart)
-    names = list(tables) if tables is not None else datamart_tables(root)
+    domain = run_domain(root, run_id)
+    names = list(tables) if tables is not None else datamart_tables(root, domain)
     versions = dict(run_versions(root, run_id) if versions is None else versions)
     began = time.perf_counter()
     rows: list[dict[str, Any]] = []
     profiled_at = dt.datetime.now(dt.timezone.utc)
     for name in names:
-        path = root / name
+        path = Datamart(root, domain).path_of(name)
         if not delta_io.table_exists(path):
             logger.warning("profile: %s does not exist, skipped", name)
             continue

@@ -6,6 +6,11 @@ kind (builtin | cleaning | rule), severity, action taken.
 rows, quarantined rows and whether ``bronze = silver + quarantine`` held (a run where
 it does not hold fails before committing anything). There is no de-duplication
 term: duplicate keys are quarantined by `unique_*` rules, not dropped.
+
+Both tables hold every domain of the datamart: `domain` (after `run_id`) names the
+domain whose table a row is about (``table`` stays ``<layer>/<name>``, as the ledger
+names it). A table written before the column existed gains it on the next append
+(its older rows read null).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from utils.lake import delta_io
 
 QUALITY_SCHEMA = pa.schema([
     ("run_id", pa.string()),
+    ("domain", pa.string()),
     ("table", pa.string()),
     ("snapshot_date", pa.date32()),
     ("rule", pa.string()),
@@ -31,6 +37,7 @@ QUALITY_SCHEMA = pa.schema([
 ])
 ACCOUNTING_SCHEMA = pa.schema([
     ("run_id", pa.string()),
+    ("domain", pa.string()),
     ("table", pa.string()),
     ("snapshot_date", pa.date32()),
     ("bronze_rows", pa.int64()),
@@ -50,7 +57,8 @@ class AccountingError(RuntimeError):
 
 
 def append(path: Path, rows: list[dict], schema: pa.Schema) -> None:
-    delta_io.append_rows(path, rows, schema)
+    """Append rows of `schema` to a `_meta` table; an older table gains new columns."""
+    delta_io.append_rows(path, rows, schema, merge_schema=True)
 
 
 def read(path: Path, run_id: str | None = None) -> list[dict]:

@@ -1,9 +1,10 @@
 """Statistics fitted once: range bounds learned from a declared window, versioned.
 
-`_meta/statistics` (Delta) holds one row per fitted statistic: table, column, method,
-its parameters, the fit window, `fit_version` and the result. A statistic is
-identified by all of these; once stored it is reused by every later run and month,
-so bounds never drift as new data arrives. Refit by changing `fit_version` (or the
+`_meta/statistics` (Delta) holds one row per fitted statistic: domain, table, column,
+method, its parameters, the fit window, `fit_version` and the result. A statistic is
+identified by all of these (the domain too: two domains with a table of the same
+name never share a fit); once stored it is reused by every later run and month, so
+bounds never drift as new data arrives. Refit by changing `fit_version` (or the
 window or k) in the YAML; the old rows stay for reproducibility.
 
 Method `tukey`: lower = Q1 - k x IQR, upper = Q3 + k x IQR, quartiles from Spark's
@@ -40,6 +41,7 @@ SCHEMA = pa.schema([
     ("upper", pa.float64()),
     ("fitted_at", pa.timestamp("us", tz="UTC")),
     ("run_id", pa.string()),
+    ("domain", pa.string()),
 ])
 
 
@@ -47,26 +49,30 @@ class StatisticsError(RuntimeError):
     """A statistic cannot be fitted (e.g. the window holds no data)."""
 
 
-def stat_id(table: str, column: str, method: str, params: dict, window: tuple[str, str], version: int) -> str:
-    body = json.dumps([table, column, method, params, list(window), version], sort_keys=True)
+def stat_id(
+    domain: str, table: str, column: str, method: str, params: dict, window: tuple[str, str], version: int,
+) -> str:
+    """The id of a statistic: a hash of everything that identifies it, its domain first."""
+    body = json.dumps([domain, table, column, method, params, list(window), version], sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def load(path: Path) -> dict[str, dict]:
-    """Stored statistics by stat_id."""
-    return {r["stat_id"]: r for r in delta_io.read_rows(path)}
+def load(path: Path, domain: str) -> dict[str, dict]:
+    """The stored statistics of `domain`, by stat_id."""
+    return {r["stat_id"]: r for r in delta_io.read_rows(path) if r.get("domain") == domain}
 
 
 def fit_tukey_bounds(
-    typed_df, columns: dict[str, float], *, table: str, window: tuple[str, str], version: int,
+    typed_df, columns: dict[str, float], *, domain: str, table: str, window: tuple[str, str], version: int,
     path: Path, run_id: str,
 ) -> dict[str, tuple[float | None, float | None]]:
-    """Bounds per column: stored ones reused, missing ones fitted on `typed_df` rows
-    whose snapshot_date lies in `window` and stored. `columns` maps column -> k."""
+    """Bounds per column of `domain`'s silver `table`: stored ones reused, missing ones
+    fitted on `typed_df` rows whose snapshot_date lies in `window` and stored. `columns`
+    maps column -> k."""
     from pyspark.sql import functions as F
 
-    stored = load(path)
-    ids = {c: stat_id(table, c, "tukey", {"k": k}, window, version) for c, k in columns.items()}
+    stored = load(path, domain)
+    ids = {c: stat_id(domain, table, c, "tukey", {"k": k}, window, version) for c, k in columns.items()}
     missing = [c for c in columns if ids[c] not in stored]
     if missing:
         start, end = (dt.date.fromisoformat(w) for w in window)
@@ -91,9 +97,10 @@ def fit_tukey_bounds(
                 "params": json.dumps({"k": k}), "window_start": start, "window_end": end,
                 "fit_version": version, "rows": counts[c], "q1": q1, "q3": q3,
                 "lower": q1 - k * iqr, "upper": q3 + k * iqr, "fitted_at": now, "run_id": run_id,
+                "domain": domain,
             })
             logger.info("silver/%s: fitted %s bounds [%.4g, %.4g] on %d values (%s..%s)",
                         table, c, q1 - k * iqr, q3 + k * iqr, counts[c], window[0], window[1])
-        delta_io.append_rows(path, rows, SCHEMA)
-        stored = load(path)
+        delta_io.append_rows(path, rows, SCHEMA, merge_schema=True)  # an older table gains `domain`
+        stored = load(path, domain)
     return {c: (stored[ids[c]]["lower"], stored[ids[c]]["upper"]) for c in columns}
