@@ -399,20 +399,9 @@ def stage_table(
     adds: list[AddAction] = []
     counts: dict[str, int] = {}
     moved: list[Path] = []
-    now_ms = int(time.time() * 1000)
     try:
         writer.parquet(str(staging))
-        for staged in sorted(staging.rglob("*.parquet")):
-            rel = staged.relative_to(staging)
-            values = _parse_partition_dirs(rel, partition_by)
-            target = root / rel.parent / f"{write_id}-{rel.name}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged.replace(target)
-            moved.append(target)
-            rows, stats = _file_stats(target, data_schema)
-            adds.append(AddAction(target.relative_to(root).as_posix(), target.stat().st_size, values, now_ms, True, stats))
-            key = "/".join(f"{c}={NULL_PARTITION if v is None else v}" for c, v in values.items())
-            counts[key] = counts.get(key, 0) + rows
+        _move_staged(staging, root, write_id, partition_by, data_schema, adds, counts, moved)
     except BaseException:
         _discard(moved)
         raise
@@ -431,6 +420,25 @@ def stage_table(
         arrow_schema=arrow_schema, adds=adds, partitions=counts, write_id=write_id,
         metadata={k: str(v) for k, v in (metadata or {}).items()}, files=moved,
     )
+
+
+def _move_staged(staging: Path, root: Path, write_id: str, partition_by: tuple[str, ...], data_schema,
+                 adds: list, counts: dict[str, int], moved: list[Path]) -> None:
+    """Move Spark's staged Parquet files into their partition folders of the table under
+    a write-unique name; append their add actions (with statistics), rows per partition
+    and the moved paths (so a failure can delete them) to the given lists."""
+    now_ms = int(time.time() * 1000)
+    for staged in sorted(staging.rglob("*.parquet")):
+        rel = staged.relative_to(staging)
+        values = _parse_partition_dirs(rel, partition_by)
+        target = root / rel.parent / f"{write_id}-{rel.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged.replace(target)
+        moved.append(target)
+        rows, stats = _file_stats(target, data_schema)
+        adds.append(AddAction(target.relative_to(root).as_posix(), target.stat().st_size, values, now_ms, True, stats))
+        key = "/".join(f"{c}={NULL_PARTITION if v is None else v}" for c, v in values.items())
+        counts[key] = counts.get(key, 0) + rows
 
 
 def _discard(files: list[Path]) -> None:

@@ -249,6 +249,30 @@ def profile_table(
     job1 = time.perf_counter() - began
 
     # bin edges fixed per column across the partitions
+    edges = _fixed_edges(stats, numeric, kinds, types, bins, histogram_bins)
+
+    # job 2: the histogram of every numeric column per partition, with those edges
+    counted: dict[tuple, list[int]] = {}
+    if edges:
+        counted = {
+            (r[PARTITION_COLUMN], r["column"]): list(r["counts"])
+            for r in narrow.select(PARTITION_COLUMN, *edges).groupBy(PARTITION_COLUMN).applyInArrow(
+                functools.partial(_partition_histograms, edges=edges), _result_types()[1]).collect()
+        }
+
+    rows, dates = _profile_rows(stats, counted, edges, kinds, types, flags, numeric,
+                                run_id=run_id, table_name=table_name, table_version=table_version,
+                                profiled_at=profiled_at)
+    logger.debug("%s: profiled %d columns x %d partitions in %.1fs (statistics %.1fs, histograms %.1fs)",
+                 table_name, len(kinds), len(dates), time.perf_counter() - began, job1,
+                 time.perf_counter() - began - job1)
+    return rows
+
+
+def _fixed_edges(stats: dict, numeric: list[str], kinds: dict, types: dict, bins: dict,
+                 histogram_bins: int) -> dict[str, list[float]]:
+    """Histogram bin edges per numeric column, the same for every partition: the given
+    `bins`, else edges over the range the partitions' statistics span."""
     edges: dict[str, list[float]] = {}
     for c in numeric:
         if c in bins:
@@ -265,16 +289,13 @@ def profile_table(
         )
         if found is not None:
             edges[c] = found
+    return edges
 
-    # job 2: the histogram of every numeric column per partition, with those edges
-    counted: dict[tuple, list[int]] = {}
-    if edges:
-        counted = {
-            (r[PARTITION_COLUMN], r["column"]): list(r["counts"])
-            for r in narrow.select(PARTITION_COLUMN, *edges).groupBy(PARTITION_COLUMN).applyInArrow(
-                functools.partial(_partition_histograms, edges=edges), _result_types()[1]).collect()
-        }
 
+def _profile_rows(stats: dict, counted: dict, edges: dict, kinds: dict, types: dict, flags: dict,
+                  numeric: list[str], *, run_id: str, table_name: str, table_version, profiled_at) -> tuple[list, list]:
+    """The profile rows (one per snapshot_date x column, by date then column order) from
+    the per-partition statistics and histograms; and the dates."""
     key_like = {c for c, k in kinds.items() if k == "categorical" and _key_like(c, stats)}
     rows: list[dict[str, Any]] = []
     dates = sorted({d for d, _ in stats}, key=lambda d: (d is None, d))
@@ -301,10 +322,7 @@ def profile_table(
                 row["top_values"] = [{"value": MASKED if masked else e["value"], "count": e["count"]}
                                      for e in s["top"] or []]
             rows.append(row)
-    logger.debug("%s: profiled %d columns x %d partitions in %.1fs (statistics %.1fs, histograms %.1fs)",
-                 table_name, len(kinds), len(dates), time.perf_counter() - began, job1,
-                 time.perf_counter() - began - job1)
-    return rows
+    return rows, dates
 
 
 @functools.cache
