@@ -168,3 +168,26 @@ def test_parse_every_reads_periods():
     assert [parse_every(x) for x in ("30s", "15m", "1h", "2")] == [30, 900, 3600, 2]
     with pytest.raises(ValueError, match="not a period"):
         parse_every("soon")
+
+
+def test_ctrl_c_ends_periodic_collection_cleanly_after_the_round(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    conf, data, datamart = write_domain(tmp_path), tmp_path / "data", tmp_path / "dm"
+    export(data, "2024-01", range(0, 3))
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, str(root / "main.py"), "collect", "--config", str(conf), "--data-root",
+                             str(data), "--datamart", str(datamart), "--every", "1h"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    runs = Datamart(datamart).runs
+    while time.monotonic() < deadline and not (runs.exists() and RunLedger(runs).successful_runs()):
+        time.sleep(0.2)  # the first round lands the export
+    proc.send_signal(signal.SIGINT)  # waiting for the next round: it ends at once
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "1 round(s), 0 failed" in out
+    assert len(landing.deliveries(Datamart(datamart, "shop").landing(), "customers")) == 1

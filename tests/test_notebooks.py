@@ -157,8 +157,8 @@ def test_ensure_datamart_builds_only_when_gold_is_missing(tmp_path, monkeypatch)
     calls = []
     monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
     assert explore.ensure_datamart(tmp_path / "dm", tmp_path / "data", master="local[1]") is True
-    assert calls == [["--data-root", str(tmp_path / "data"), "--datamart", str(tmp_path / "dm"),
-                      "--master", "local[1]"]]
+    assert calls == [["--domain", "loan_default", "--data-root", str(tmp_path / "data"),
+                      "--datamart", str(tmp_path / "dm"), "--master", "local[1]"]]
 
 
 def test_ensure_datamart_leaves_a_built_datamart_alone(datamart, monkeypatch):
