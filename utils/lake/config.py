@@ -80,7 +80,7 @@ class ApiSource:
 #: Reading options of a source and their defaults; a fingerprint holds only those that differ.
 _READ_DEFAULTS: dict[str, Any] = {
     "format": "csv", "header": True, "columns": None, "encoding": "utf-8", "whitespace": False,
-    "multiline": False, "json_record_path": "", "json_fields": {},
+    "multiline": False, "json_record_path": "", "json_fields": {}, "snapshot_grain": "day",
 }
 
 
@@ -107,6 +107,8 @@ class Source:
     multiline: bool = False  # quoted fields may span lines
     json_record_path: str = ""
     json_fields: dict[str, str] = field(default_factory=dict)  # bronze column -> dotted path
+    optional_columns: tuple[str, ...] = ()  # held by some deliveries only (schema drift)
+    snapshot_grain: str = "day"  # day | month (snapshot_date truncated to the first of its month)
 
     @property
     def is_glob(self) -> bool:
@@ -145,6 +147,7 @@ class ColumnSpec:
     name: str
     source_column: str
     type: str = "string"
+    fallback_columns: tuple[str, ...] = ()  # read when source_column holds no value (renamed in later deliveries)
     trim: bool = True
     null_tokens: tuple[str, ...] = ()
     strip: str | None = None
@@ -205,16 +208,25 @@ class SilverTable:
 
 @dataclass(frozen=True)
 class LabelDef:
-    """A label: `dpd`+ days past due at month on book `mob`; features belong to the
-    month `mob` months before the label's month (the application month)."""
+    """A label. Kind dpd_at_mob: `dpd`+ days past due at month on book `mob`; features
+    belong to the month `mob` months before the label's month (the application month).
+    Kind no_event: 1 when the entity has no event of `table` (matching `where`) in
+    (D, D + `days`]; features belong to D; rows whose window runs past the data are not
+    labelled (censored)."""
 
-    dpd: int
-    mob: int
+    dpd: int | None = None
+    mob: int | None = None
     description: str = ""
+    kind: str = "dpd_at_mob"  # dpd_at_mob | no_event
+    label_name: str | None = None
+    days: int | None = None
+    table: str | None = None
+    time: str | None = None
+    where: str | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.dpd}dpd_{self.mob}mob"
+        return self.label_name if self.kind == "no_event" else f"{self.dpd}dpd_{self.mob}mob"
 
 
 @dataclass(frozen=True)
@@ -226,7 +238,11 @@ class FeatureDef:
     description: str
     version: int = 1
     expr: str | None = None
-    aggregate: str | None = None  # months | last | mean | slope
+    aggregate: str | None = None  # months | last | mean | slope; events: count | sum | ... | recency | share
+    owner: str = ""
+    days: int | None = None  # event sources: window of days ending at D
+    offset_days: int = 0  # ... ending this many days before D
+    where: str | None = None  # event sources: the events that count
     column: str | None = None
     months: int | None = None
 
@@ -235,7 +251,7 @@ class FeatureDef:
 class GoldSpec:
     """Population, point-in-time sources, labels, features and leakage settings."""
 
-    population_table: str
+    population_table: str | None
     entity: str
     population_where: str | None
     sources: dict[str, tuple[str, str]]  # name -> (silver table, cutoff "<=" | "<")
@@ -244,9 +260,25 @@ class GoldSpec:
     replay_cut: str | None
     max_single_feature_auc: float
     raw: dict[str, Any] = field(default_factory=dict)
+    owner: str = ""
+    population_kind: str = "rows"  # rows | active
+    #: kind active: (silver table, event-time column, predicate or None) of the activity events
+    activity: tuple[tuple[str, str, str | None], ...] = ()
+    active_days: int = 90
+    population_start: str | None = None
+    event_times: dict[str, str] = field(default_factory=dict)  # event source -> its event-time column
 
     def fingerprint(self) -> str:
         return _hash(self.raw)
+
+    @property
+    def silver_tables(self) -> list[str]:
+        """Every silver table gold reads, sorted."""
+        tables = {t for t, _ in self.sources.values()} | {t for t, _, _ in self.activity}
+        tables |= {lb.table for lb in self.labels if lb.table}
+        if self.population_table:
+            tables.add(self.population_table)
+        return sorted(tables)
 
 
 @dataclass(frozen=True)
@@ -297,14 +329,20 @@ def _source(name: str, doc: SourceModel) -> Source:
         json_record_path=(doc.json_options.record_path if doc.json_options and doc.json_options.record_path
                           else (api.records if api is not None else "")),
         json_fields=dict(doc.json_options.fields) if doc.json_options else {},
+        optional_columns=tuple(doc.optional_columns), snapshot_grain=doc.snapshot_grain,
     )
+
+
+def _first(names: str | list[str] | None) -> str | None:
+    return names[0] if isinstance(names, list) else names
 
 
 def _column(name: str, doc: ColumnModel) -> ColumnSpec:
     """The silver column `name` as the cleaning code sees it (map keys and values as text)."""
     mapping = None if doc.mapping is None else {str(k): None if v is None else str(v) for k, v in doc.mapping.items()}
     return ColumnSpec(
-        name=name, source_column=doc.source_column or name, type=doc.type, trim=doc.trim,
+        name=name, source_column=_first(doc.source_column) or name, type=doc.type, trim=doc.trim,
+        fallback_columns=tuple(doc.source_column[1:]) if isinstance(doc.source_column, list) else (),
         null_tokens=tuple(doc.null_tokens), strip=doc.strip, mapping=mapping, parse=doc.parse,
         date_formats=tuple(doc.date_formats), valid_range=None if doc.valid_range is None else tuple(doc.valid_range),
         fit_k=None if doc.fit_range is None else float(doc.fit_range.k), pattern=doc.pattern,
@@ -352,17 +390,26 @@ def _silver(file: Path, name: str, doc: SilverModel, raw: dict[str, Any]) -> Sil
 def _gold(doc: GoldModel, raw: dict[str, Any]) -> GoldSpec:
     """The gold section, features expanded; `raw` (its YAML) is what its fingerprint hashes."""
     features = [
-        FeatureDef(name=f["name"], source=f["source"], description=f["description"], version=f.get("version", 1),
-                   expr=f.get("expr"), aggregate=f.get("aggregate"), column=f.get("column"), months=f.get("months"))
+        FeatureDef(name=f["name"], source=f.get("source", ""), description=f["description"],
+                   version=f.get("version", 1), expr=f.get("expr"), aggregate=f.get("aggregate"),
+                   column=f.get("column"), months=f.get("months"), owner=f.get("owner") or doc.owner or "",
+                   days=f.get("days"), offset_days=f.get("offset_days", 0), where=f.get("where"))
         for entry in doc.features for f in entry.expanded()
     ]
-    leakage = doc.leakage or LeakageModel()
+    leakage, pop = doc.leakage or LeakageModel(), doc.population
+    labels = tuple(
+        LabelDef(lb.dpd, lb.mob, lb.description or "", kind=lb.kind, label_name=lb.name, days=lb.days,
+                 table=lb.table, time=lb.time, where=lb.where)
+        for lb in doc.labels
+    )
     return GoldSpec(
-        population_table=doc.population.table, entity=doc.population.entity, population_where=doc.population.where,
+        population_table=pop.table, entity=pop.entity, population_where=pop.where,
         sources={n: (s.table, s.cutoff) for n, s in doc.sources.items()},
-        labels=tuple(LabelDef(label.dpd, label.mob, label.description or "") for label in doc.labels),
-        features=tuple(features), replay_cut=leakage.replay_cut,
-        max_single_feature_auc=float(leakage.max_single_feature_auc), raw=raw,
+        labels=labels, features=tuple(features), replay_cut=leakage.replay_cut,
+        max_single_feature_auc=float(leakage.max_single_feature_auc), raw=raw, owner=doc.owner or "",
+        population_kind=pop.kind, activity=tuple((e.table, e.time, e.where) for e in pop.events or ()),
+        active_days=pop.days, population_start=pop.start,
+        event_times={n: s.time for n, s in doc.sources.items() if s.time},
     )
 
 

@@ -23,7 +23,7 @@ from pydantic_core import ValidationError as CoreValidationError
 
 FORMATS = ("csv", "jsonl", "json", "parquet")
 PAGINATIONS = ("none", "page", "offset", "cursor", "link")
-SILVER_TYPES = ("string", "int", "long", "double", "boolean", "date", "array<string>")
+SILVER_TYPES = ("string", "int", "long", "double", "boolean", "date", "timestamp", "array<string>")
 SEVERITIES = ("warn", "drop", "fail")
 
 
@@ -84,7 +84,10 @@ Format = _choice(*FORMATS)
 Pagination = _choice(*PAGINATIONS)
 Severity = _choice(*SEVERITIES)
 SilverType = _choice(*SILVER_TYPES)
-Aggregate = _choice("months", "last", "mean", "slope")
+Aggregate = _choice("months", "last", "mean", "slope", "count", "sum", "min", "max", "distinct", "recency", "share")
+#: Aggregates of event sources (windows of days) and of monthly row sources (windows of months).
+EVENT_AGGREGATES = ("count", "sum", "mean", "min", "max", "distinct", "last", "recency", "share")
+MONTH_AGGREGATES = ("months", "last", "mean", "slope")
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -212,6 +215,11 @@ class SourceModel(_Model):
     required_columns: Texts = Field(description="Columns every delivery must hold (others are kept, with a warning).")
     keys: Texts = Field([], description="Columns that identify a row (checked from silver on).")
     personal_data: Texts = Field([], description="Columns that never leave bronze in clear text.")
+    optional_columns: Texts = Field([], description="Columns only some deliveries hold (schema drift: a column "
+                                    "renamed or added in later exports); keys and personal_data may name them.")
+    snapshot_grain: _choice("day", "month") = Field("day", description="day: snapshot_date is the parsed date; "
+                                                    "month: the first of its month (one partition per month of "
+                                                    "event data).")
 
     model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["path"]}, {"required": ["api"]}]})
 
@@ -228,10 +236,13 @@ class SourceModel(_Model):
         required = self.required_columns
         if self.date_column not in required:
             raise _problem(".date_column", f"{self.date_column!r} must be one of required_columns")
+        both = [c for c in self.optional_columns if c in required]
+        if both:
+            raise _problem(".optional_columns", f"{both} also in required_columns")
         for key in ("keys", "personal_data"):
-            unknown = [c for c in getattr(self, key) if c not in required]
+            unknown = [c for c in getattr(self, key) if c not in required and c not in self.optional_columns]
             if unknown:
-                raise _problem(f".{key}", f"{unknown} not in required_columns")
+                raise _problem(f".{key}", f"{unknown} not in required_columns or optional_columns")
         named = {"csv.columns": self.csv and self.csv.columns,
                  "json.fields": self.json_options and self.json_options.fields}
         for where, columns in named.items():
@@ -256,7 +267,9 @@ class ColumnModel(_Model):
     vocabulary (an unusable value becomes null and sets the flag), mask."""
 
     null_is_empty: ClassVar[bool] = True
-    source_column: Text = Field(None, alias="from", description="Bronze column (default: this column's name).")
+    source_column: _kind(_NonEmpty | list[_NonEmpty], "a string or a list of strings") = Field(
+        None, alias="from", description="Bronze column (default: this column's name); a list: the first that holds "
+        "a value (absorbs a column renamed in later deliveries).")
     type: SilverType = Field("string", description="Spark type of the column.")
     trim: Flag = Field(True, description="Trim surrounding white space.")
     null_tokens: Texts = Field([], description="Placeholder values that mean null.")
@@ -358,45 +371,102 @@ class SilverModel(_Model):
 # --------------------------------------------------------------------------- gold
 
 
-class PopulationModel(_Model):
-    """The (entity, snapshot_date) pairs to build features for: rows of a silver table."""
+class ActivityModel(_Model):
+    """Events of a silver table that make an entity active."""
 
-    table: Text = Field(description="A silver table.")
+    table: Text = Field(description="A silver table of events.")
+    time: Text = Field(description="Its event-time column (timestamp or date).")
+    where: Text = Field(None, description="SQL predicate selecting the events that count, e.g. status = 'completed'.")
+
+
+class PopulationModel(_Model):
+    """The (entity, snapshot_date) pairs to build features for: rows of a silver table
+    (kind rows), or the entities active in the days up to each month end (kind active)."""
+
+    kind: _choice("rows", "active") = Field("rows", description="rows: the rows of `table` (their snapshot_date is "
+                                            "D); active: entities with an event of `events` in the `days` up to D, "
+                                            "at every month end D.")
+    table: Text = Field(None, description="kind rows: a silver table.")
     entity: Text = Field(description="The entity column, e.g. customer_id.")
-    where: Text = Field(None, description="SQL predicate selecting the population rows.")
+    where: Text = Field(None, description="kind rows: SQL predicate selecting the population rows.")
+    events: list[ActivityModel] = Field(None, description="kind active: the events that make an entity active.")
+    days: PositiveCount = Field(90, description="kind active: the activity window, in days up to and including D.")
+    start: Text = Field(None, description="kind active: first snapshot D (a month end; default: the first month "
+                        "with activity).")
     description: Text = Field(None, description="Shown in the documentation.")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _a_date(cls, value: Any) -> Any:
+        return _date_text(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PopulationModel:
+        if self.kind == "rows" and self.table is None:
+            raise _problem(".table", "required with kind rows")
+        if self.kind == "active" and not self.events:
+            raise _problem(".events", "required with kind active (the events that make an entity active)")
+        return self
 
 
 class GoldSourceModel(_Model):
-    """A silver table read as of each snapshot date D."""
+    """A silver table read as of each snapshot date D: its latest row (row sources) or its
+    events up to D (event sources, with `time`)."""
 
     table: Text = Field(description="A silver table.")
     cutoff: _choice("<=", "<") = Field("<=", description="Rows with snapshot_date <= D, or < D for data landing "
-                                       "after D.")
+                                       "after D; event sources: events up to the end of day D, or before D.")
+    time: Text = Field(None, description="Event-time column: the source's rows are events, aggregated over windows "
+                       "of days ending at D.")
 
 
 class LabelModel(_Model):
-    """A label: `dpd`+ days past due at month on book `mob`."""
+    """A label: `dpd`+ days past due at month on book `mob` (kind dpd_at_mob), or no event
+    of `table` within `days` after D (kind no_event, e.g. churn)."""
 
-    dpd: PositiveCount = Field(description="Days past due.")
-    mob: PositiveCount = Field(description="Month on book.")
+    kind: _choice("dpd_at_mob", "no_event") = Field("dpd_at_mob", description="dpd_at_mob (loans) or no_event.")
+    name: Text = Field(None, description="kind no_event: the label_def, e.g. churn_60d.")
+    dpd: PositiveCount = Field(None, description="kind dpd_at_mob: days past due.")
+    mob: PositiveCount = Field(None, description="kind dpd_at_mob: month on book.")
+    days: PositiveCount = Field(None, description="kind no_event: the window (D, D + days].")
+    table: Text = Field(None, description="kind no_event: the silver table of events.")
+    time: Text = Field(None, description="kind no_event: its event-time column.")
+    where: Text = Field(None, description="kind no_event: SQL predicate of the events that count.")
     description: Text = Field(None, description="Shown in the documentation.")
 
+    @model_validator(mode="after")
+    def _consistent(self) -> LabelModel:
+        needed = ("dpd", "mob") if self.kind == "dpd_at_mob" else ("name", "days", "table", "time")
+        missing = [k for k in needed if getattr(self, k) is None]
+        if missing:
+            raise _problem(f".{missing[0]}", f"required with kind {self.kind}")
+        return self
 
-_TEMPLATED = ("name", "expr", "column", "description")
+
+_TEMPLATED = ("name", "expr", "column", "description", "where")
 
 
 class FeatureModel(_Model):
     """A feature (exactly one of expr, aggregate), or with for_each one feature per position."""
 
     name: Text = Field(description="lower snake_case; may hold {key} placeholders of for_each.")
-    source: Text = Field(description="A key of gold.sources.")
+    source: Text = Field(None, description="A key of gold.sources; unset: a derived feature, an `expr` over the "
+                         "features declared before it.")
     description: Text = Field(description="Shown in the feature catalogue.")
     version: Count = Field(1, description="Change when the definition changes.")
+    owner: Text = Field(None, description="Who answers for this feature (default: gold.owner).")
     expr: Text = Field(None, description="SQL expression over the as-of source row.")
-    aggregate: Aggregate = Field(None, description="Window aggregate: months | last | mean | slope.")
-    column: Text = Field(None, description="The aggregated column (all aggregates but months).")
-    months: PositiveCount = Field(None, description="Window length of mean and slope.")
+    aggregate: Aggregate = Field(None, description="Window aggregate. Monthly row sources: months | last | mean | "
+                                 "slope. Event sources: count | sum | mean | min | max | distinct | last | recency "
+                                 "(days since the latest event) | share (of the window's events matching where).")
+    column: Text = Field(None, description="The aggregated column (all aggregates but months, count, recency, share).")
+    months: PositiveCount = Field(None, description="Window length of mean and slope (monthly row sources).")
+    days: PositiveCount = Field(None, description="Event sources: the window, in days up to and including D (unset: "
+                                "all history; required but for last and recency).")
+    offset_days: Count = Field(0, description="Event sources: the window ends this many days before D (trends: the "
+                               "60 days before the last 30).")
+    where: Text = Field(None, description="Event sources: SQL predicate of the events that count (share: the "
+                        "events counted in the numerator).")
     for_each: dict[str, list[Any]] = Field(None, description="key -> values: one feature per position, {key} replaced "
                                            "in name, expr, column and description.")
 
@@ -423,11 +493,35 @@ class FeatureModel(_Model):
                 raise _problem(f"{where}.name", "feature names are lower snake_case")
             if ("expr" in feat) == ("aggregate" in feat):
                 raise _problem(where, "give exactly one of expr, aggregate")
-            if feat.get("aggregate", "months") != "months" and "column" not in feat:
-                raise _problem(f"{where}.column", f"required with aggregate {feat['aggregate']}")
-            if feat.get("aggregate") in ("mean", "slope") and "months" not in feat:
-                raise _problem(f"{where}.months", f"required with aggregate {feat['aggregate']}")
+            if "source" not in feat and "aggregate" in feat:
+                raise _problem(f"{where}.source", "required with aggregate")
+            agg = feat.get("aggregate")
+            if agg not in (None, "months", "count", "recency", "share") and "column" not in feat:
+                raise _problem(f"{where}.column", f"required with aggregate {agg}")
+            if agg == "share" and "where" not in feat:
+                raise _problem(f"{where}.where", "required with aggregate share (the events counted)")
         return self
+
+
+def _check_window(where: str, feat: dict[str, Any], source: GoldSourceModel | None) -> None:
+    """An aggregate fits its source: windows of days over events, of months over monthly rows."""
+    agg = feat.get("aggregate")
+    if agg is None or source is None:
+        return
+    if source.time is not None:
+        if agg not in EVENT_AGGREGATES:
+            raise _problem(f"{where}.aggregate", f"{agg!r} is not an aggregate of event sources "
+                           f"({', '.join(EVENT_AGGREGATES)})")
+        if agg not in ("last", "recency") and "days" not in feat:
+            raise _problem(f"{where}.days", f"required with aggregate {agg} over events")
+        return
+    if agg not in MONTH_AGGREGATES:
+        raise _problem(f"{where}.aggregate", f"{agg!r} needs an event source (a gold source with time); monthly "
+                       f"row sources take {', '.join(MONTH_AGGREGATES)}")
+    if agg in ("mean", "slope") and "months" not in feat:
+        raise _problem(f"{where}.months", f"required with aggregate {agg}")
+    if "days" in feat or "where" in feat:
+        raise _problem(f"{where}.days", "days and where apply to event sources (a gold source with time)")
 
 
 class LeakageModel(_Model):
@@ -446,14 +540,17 @@ class GoldModel(_Model):
     labels: list[LabelModel] = Field(description="Labels of the label store.")
     features: list[FeatureModel] = Field(description="Features of the feature store, in catalogue order.")
     leakage: LeakageModel = Field(None, description="Leakage guards.")
+    owner: Text = Field(None, description="Team or person answering for the domain's features (feature registry).")
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldModel:
         names = []
         for i, entry in enumerate(self.features):
             for feat in entry.expanded():
-                if feat["source"] not in self.sources:
-                    raise _problem(f".features[{i}] ({feat['name']}).source", f"{feat['source']!r} not in gold.sources")
+                where = f".features[{i}] ({feat['name']})"
+                if "source" in feat and feat["source"] not in self.sources:
+                    raise _problem(f"{where}.source", f"{feat['source']!r} not in gold.sources")
+                _check_window(where, feat, self.sources.get(feat.get("source")))
                 names.append(feat["name"])
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -481,16 +578,22 @@ class DomainModel(_Model):
             source = self.sources.get(table.source)
             if source is None:
                 raise _problem(f"{where}.source", f"no source {table.source!r} (declared: {', '.join(self.sources)})")
+            known = (*source.required_columns, *source.optional_columns)
             for col, spec in table.columns.items():
-                if (spec.source_column or col) not in source.required_columns:
-                    raise _problem(f"{where}.columns.{col}.from", f"{spec.source_column or col!r} is not a column of "
-                                   f"source {table.source}")
+                names = spec.source_column if isinstance(spec.source_column, list) else [spec.source_column or col]
+                unknown = [n for n in names if n not in known]
+                if unknown:
+                    raise _problem(f"{where}.columns.{col}.from", f"{', '.join(map(repr, unknown))} not a column of "
+                                   f"source {table.source} (required_columns or optional_columns)")
             for i, rule in enumerate(table.rules):
                 if rule.references and rule.references.table not in self.silver:
                     raise _problem(f"{where}.rules[{i}] ({rule.name}).references.table",
                                    f"no silver table {rule.references.table!r}")
         if self.gold is not None:
-            tables = {".gold.population.table": self.gold.population.table}
+            pop = self.gold.population
+            tables = {".gold.population.table": pop.table} if pop.table else {}
+            tables.update({f".gold.population.events[{i}].table": e.table for i, e in enumerate(pop.events or [])})
+            tables.update({f".gold.labels[{i}].table": lb.table for i, lb in enumerate(self.gold.labels) if lb.table})
             tables.update({f".gold.sources.{n}.table": s.table for n, s in self.gold.sources.items()})
             for where, table_name in tables.items():
                 if table_name not in self.silver:

@@ -308,7 +308,7 @@ def bronze_rows(parsed, source_file: SourceFile, *, run_id: str, ingested_at: dt
     date_col = f"_c{source_file.header.index(source.date_column)}"
     raw_date = F.trim(F.col(date_col))
     parsed_dates = [F.to_date(F.try_to_timestamp(raw_date, F.lit(fmt))) for fmt in source.date_formats]
-    snapshot = parsed_dates[0] if len(parsed_dates) == 1 else F.coalesce(*parsed_dates)
+    snapshot = snapshot_at_grain(parsed_dates[0] if len(parsed_dates) == 1 else F.coalesce(*parsed_dates), source)
     return parsed.select(
         *[F.col(f"_c{i}").alias(name) for i, name in enumerate(columns)],
         F.lit(source_file.name).alias("_source_file"),
@@ -425,6 +425,14 @@ def changed_date_texts(new: dict[str, list[int]], old: dict[str, list[int]]) -> 
     return {k for k in new.keys() | old.keys() if new.get(k) != old.get(k)}
 
 
+def snapshot_at_grain(date, source: Source):
+    """The parsed date as the snapshot_date partition: itself, or with `snapshot_grain:
+    month` the first of its month (event data: one partition per month, not per day)."""
+    from pyspark.sql import functions as F
+
+    return F.trunc(date, "month") if getattr(source, "snapshot_grain", "day") == "month" else date
+
+
 def partitions_of(spark, source: Source, texts: set[str]) -> set[str | None]:
     """The snapshot_date partitions (ISO text; None = unparsed) that raw date `texts`
     land in, parsed exactly as :func:`parse_bronze` parses them: in Python when the
@@ -440,15 +448,17 @@ def partitions_of(spark, source: Source, texts: set[str]) -> set[str | None]:
         date = _simple_date(text, source.date_formats)
         if date is NotImplemented:
             ordered.append(text)  # a pattern we do not mirror: Spark decides
+        elif date is None:
+            found.add(None)
         else:
-            found.add(None if date is None else date.isoformat())
+            found.add((date.replace(day=1) if source.snapshot_grain == "month" else date).isoformat())
     if not ordered:
         return found
 
     def parse(text: str):
         raw = F.trim(F.lit(text))
         dates = [F.to_date(F.try_to_timestamp(raw, F.lit(fmt))) for fmt in source.date_formats]
-        return (dates[0] if len(dates) == 1 else F.coalesce(*dates)).cast("string")
+        return snapshot_at_grain(dates[0] if len(dates) == 1 else F.coalesce(*dates), source).cast("string")
 
     row = spark.createDataFrame([(0,)], "x int").select(*[parse(t).alias(f"d{i}") for i, t in enumerate(ordered)])
     return found | set(row.collect()[0])

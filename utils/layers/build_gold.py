@@ -51,6 +51,8 @@ def _gold_since(build: Build, identities: dict[str, str], paths: dict[str, Path]
     options, ledger, spec = build.options, build.ledger, build.config.gold
     if options.full_refresh or options.start is not None or options.end is not None:
         return None
+    if spec.population_kind != "rows" or any(label.kind != "dpd_at_mob" for label in spec.labels):
+        return None  # activity and label windows reach across months (and labels forward): rebuilt whole
     partial = {t: build.changes[f"silver/{t}"] for t in identities if f"silver/{t}" in build.changes}
     if not partial:
         return None
@@ -135,7 +137,7 @@ def _gold_inputs(
     """The identity of every silver table gold reads (by name), gold's fingerprint and
     the paths of the gold tables (by name). Raises when a silver table does not exist."""
     spec, datamart = build.config.gold, build.datamart
-    tables = sorted({spec.population_table, *(t for t, _ in spec.sources.values())})
+    tables = spec.silver_tables
     identities = {}
     for t in tables:
         path = datamart.table("silver", t)
@@ -190,20 +192,42 @@ class _GoldInputs:
         from utils.layers import gold
 
         spec = self.build.config.gold
-        loans = self.silver(spec.population_table, cut)
-        population = gold.build_population(loans, spec)
+        if spec.population_kind == "active":
+            population, labels = self._event_population_and_labels(cut)
+        else:
+            loans = self.silver(spec.population_table, cut)
+            population = gold.build_population(loans, spec)
+            labels = functools.reduce(lambda a, b: a.unionByName(b),
+                                      [gold.build_label_store(loans, label) for label in spec.labels])
         first = self.since or self.build.options.start
         if first is not None:
             population = population.where(F.col("snapshot_date") >= F.lit(first))
+            labels = labels.where(F.col("snapshot_date") >= F.lit(first))
         sources = {name: self.silver(table, cut) for name, (table, _) in spec.sources.items()}
         features = gold.build_feature_store(population, sources, spec)
-        labels = None
-        for label in spec.labels:
-            frame = gold.build_label_store(loans, label)
-            labels = frame if labels is None else labels.unionByName(frame)
-        if first is not None:
-            labels = labels.where(F.col("snapshot_date") >= F.lit(first))
         return features, labels
+
+    def _event_population_and_labels(self, cut: dt.date | None) -> tuple[DataFrame, DataFrame]:
+        """Population kind active and its no_event labels, as of `cut`. The data reach
+        to the last event day of the uncut tables (or `cut`, the day the data stop when
+        cut): month ends after it get no feature row, windows past it no label."""
+        from utils.layers import gold_events
+
+        spec = self.build.config.gold
+        tables = [(t, time) for t, time, _ in spec.activity] + [(lb.table, lb.time) for lb in spec.labels]
+        end = gold_events.data_end([(self.silver(t), time) for t, time in tables])
+        if end is None:
+            raise PipelineError(f"gold: {', '.join(sorted({t for t, _ in tables}))} hold no events")
+        end = end if cut is None else min(end, cut)
+        first = dt.date.fromisoformat(spec.population_start) if spec.population_start else None
+        population = gold_events.build_active_population(
+            [(self.silver(t, cut), time, where) for t, time, where in spec.activity], spec, last=end, first=first)
+        if any(lb.kind != "no_event" for lb in spec.labels):
+            raise PipelineError("gold: population kind active takes labels of kind no_event")
+        labels = functools.reduce(lambda a, b: a.unionByName(b), [
+            gold_events.build_no_event_labels(population, self.silver(lb.table, cut), lb, spec.entity, data_end=end)
+            for lb in spec.labels])
+        return population, labels
 
 
 def _cutoff_guard(build: Build, features: DataFrame) -> list[dict]:

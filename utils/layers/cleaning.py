@@ -76,6 +76,9 @@ def _cast(value: Column, spec: ColumnSpec) -> Column:
     if spec.type == "date":
         dates = [F.to_date(F.try_to_timestamp(value, F.lit(fmt))) for fmt in spec.date_formats]
         return dates[0] if len(dates) == 1 else F.coalesce(*dates)
+    if spec.type == "timestamp":  # in the session time zone (UTC); offsets in the text are honoured
+        stamps = [F.try_to_timestamp(value, F.lit(fmt)) for fmt in spec.date_formats]
+        return stamps[0] if len(stamps) == 1 else F.coalesce(*stamps)
     return value
 
 

@@ -108,15 +108,24 @@ def _window_source_features(
 
 def build_feature_store(population: DataFrame, sources: dict[str, DataFrame], spec: GoldSpec) -> DataFrame:
     """Population x point-in-time features of every source; one row per (entity, D)."""
+    from utils.layers.gold_events import event_source_features
+
     out = population
     for name, (_, cutoff) in spec.sources.items():
         features = [f for f in spec.features if f.source == name]
         is_window = any(f.aggregate for f in features)
         if is_window and any(f.expr for f in features):
             raise ValueError(f"gold source {name}: mixes expr and aggregate features")
-        build = _window_source_features if is_window else _row_source_features
-        part = build(population, sources[name], name, cutoff, features, spec.entity)
+        if name in spec.event_times:
+            part = event_source_features(population, sources[name], name, cutoff, spec.event_times[name], features,
+                                         spec.entity)
+        else:
+            build = _window_source_features if is_window else _row_source_features
+            part = build(population, sources[name], name, cutoff, features, spec.entity)
         out = out.join(part, on=[spec.entity, SNAPSHOT], how="left")
+    for f in spec.features:
+        if not f.source:  # derived: an expression over the features before it
+            out = out.withColumn(f.name, F.expr(f.expr))
     ordered = [f.name for f in spec.features]
     lineage = [c for n in spec.sources for c in (f"has_{n}", f"_asof_{n}")]
     return out.select(spec.entity, *ordered, *lineage, SNAPSHOT)

@@ -62,7 +62,21 @@ def bronze_name(source: Source, column: str) -> str:
     """Bronze column holding the raw text of a source column (reserved names are suffixed)."""
     from utils.layers.bronze import bronze_column_names
 
-    return dict(zip(source.required_columns, bronze_column_names(source.required_columns)))[column]
+    return bronze_column_names((column,))[0]
+
+
+def raw_column(bronze: DataFrame, source: Source, spec: ColumnSpec) -> Column:
+    """The raw text a silver column is made from: its bronze column, or with fallbacks
+    (`from: [phone, mobile_phone]`) the first that holds a value. A column no delivery
+    held yet (an optional column before its first drop) reads as null."""
+    present = set(bronze.columns)
+    names = [bronze_name(source, c) for c in (spec.source_column, *spec.fallback_columns)]
+    cols = [F.col(n) for n in names if n in present]
+    if not cols:
+        if spec.source_column in source.required_columns:
+            return F.col(names[0])  # let Spark name the missing column
+        return F.lit(None).cast("string")
+    return cols[0] if len(cols) == 1 else F.coalesce(*[F.when(F.trim(c) != "", c) for c in cols])
 
 
 # --------------------------------------------------------------------------- clean
@@ -70,7 +84,7 @@ def bronze_name(source: Source, column: str) -> str:
 
 def parse_columns(bronze: DataFrame, table: SilverTable, source: Source) -> DataFrame:
     """Typed values before ranges apply (what range statistics are fitted on)."""
-    cols = [parse_column(F.col(bronze_name(source, c.source_column)), c)[0].alias(c.name)
+    cols = [parse_column(raw_column(bronze, source, c), c)[0].alias(c.name)
             for c in table.columns if c.fit_k is not None]
     return bronze.select(*cols, PARTITION_COLUMN)
 
@@ -90,7 +104,7 @@ def clean_table(
     flags: list[Column] = []
     metrics: dict[str, Column] = {}
     for spec in table.columns:
-        raw = F.col(bronze_name(source, spec.source_column))
+        raw = raw_column(bronze, source, spec)
         typed, parse_bad, steps = parse_column(raw, spec)
         cleaned = bound_column(typed, parse_bad, spec, steps, fitted=bounds.get(spec.name), pii_key=pii_key)
         values.append(cleaned.value.alias(spec.name))
@@ -99,7 +113,8 @@ def clean_table(
         metrics.update(cleaned.metrics)
     raw_values = F.create_map(*[
         x
-        for col in source.required_columns
+        for col in (*source.required_columns,
+                    *[c for c in source.optional_columns if bronze_name(source, c) in bronze.columns])
         for x in (F.lit(col), F.lit(MASKED) if col in source.personal_data else F.col(bronze_name(source, col)))
     ])
     return bronze.select(
