@@ -41,4 +41,4 @@ COPY --chown=1000:1000 . .
 USER 1000:1000
 
 ENTRYPOINT ["python", "main.py"]
-CMD ["--data-root", "data", "--datamart", "datamart"]
+CMD ["--datamart", "datamart"]

@@ -40,7 +40,7 @@ def sample_datamart(spark, tmp_path_factory) -> Path:
     from utils.cli import main
 
     datamart = tmp_path_factory.mktemp("sample_dm")
-    assert main(["--data-root", str(PROJECT_ROOT / "data"), "--datamart", str(datamart)]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(PROJECT_ROOT / "data"), "--datamart", str(datamart)]) == 0
     return datamart
 
 

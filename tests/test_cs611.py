@@ -21,7 +21,7 @@ EXPECTED = {  # source: (rows, distinct snapshot dates), from datasets/README.md
 @pytest.fixture(scope="module")
 def real_bronze(spark, cs611, tmp_path_factory):
     datamart = tmp_path_factory.mktemp("cs611_dm")
-    assert main(["--data-root", str(cs611), "--datamart", str(datamart)]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(cs611), "--datamart", str(datamart)]) == 0
     return datamart
 
 
@@ -44,7 +44,7 @@ def test_doubled_quote_names_read_as_single_quote_text(real_bronze):
 
 def test_resaved_dmy_files_give_the_same_months_with_a_date_format_override(real_bronze, cs611_dmy, tmp_path):
     datamart = tmp_path / "dm"
-    args = ["--data-root", str(cs611_dmy), "--datamart", str(datamart),
+    args = ["--domain", "loan_default", "--data-root", str(cs611_dmy), "--datamart", str(datamart),
             "--sources", "features_attributes,features_financials", "--layers", "bronze"]
     for source in ("features_attributes", "features_financials"):
         args += ["--set", f"sources.{source}.date_formats=[d/M/yyyy]"]
@@ -60,7 +60,7 @@ def test_resaved_dmy_files_give_the_same_months_with_a_date_format_override(real
 
 def test_resaved_dmy_files_without_override_land_with_null_dates(cs611_dmy, spark, tmp_path):
     datamart = tmp_path / "dm"
-    assert main(["--data-root", str(cs611_dmy), "--datamart", str(datamart), "--sources", "features_attributes", "--layers", "bronze"]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(cs611_dmy), "--datamart", str(datamart), "--sources", "features_attributes", "--layers", "bronze"]) == 0
     table = DeltaTable(str(datamart / "bronze" / "loan_default" / "features_attributes")).to_pandas(columns=["snapshot_date"])
     assert len(table) == 12_500 and table["snapshot_date"].isna().all()
 
@@ -151,7 +151,7 @@ def test_replay_from_raw_data_cut_at_2024_06_reproduces_gold(real_bronze, cs611,
         frame = pd.read_csv(f, dtype=str, keep_default_na=False)
         frame[frame["snapshot_date"] <= cut].to_csv(cut_dir / f.name, index=False)
     datamart = tmp_path / "dm"
-    assert main(["--data-root", str(cut_dir), "--datamart", str(datamart)]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(cut_dir), "--datamart", str(datamart)]) == 0
     for table, keys in (("feature_store", ["customer_id", "snapshot_date"]), ("label_store", ["loan_id"])):
         full = DeltaTable(str(real_bronze / "gold" / "loan_default" / table)).to_pandas()
         full = full[full["snapshot_date"].astype(str) <= cut].sort_values(keys).reset_index(drop=True)

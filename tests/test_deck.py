@@ -283,7 +283,7 @@ def test_regenerated_deck_after_a_new_run_shows_its_numbers(sample_datamart, sam
     path = data / "features_attributes.csv"
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines) + lines[3])  # the customer of line 4 appears twice
-    assert build_main(["--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze,silver",
+    assert build_main(["--domain", "loan_default", "--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze,silver",
                        "--sources", "features_attributes"]) == 0
 
     after = deck.gather_facts(datamart)

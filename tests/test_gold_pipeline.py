@@ -44,8 +44,8 @@ def test_rerunning_gold_on_unchanged_silver_creates_no_new_version(built, sample
     datamart = tmp_path / "dm"  # a copy: the shared datamart's latest run stays the full build
     shutil.copytree(built, datamart)
     before = gold_versions(datamart)
-    assert main(["--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
-    assert main(["--data-root", str(sample_copy), "--datamart", str(datamart), "--layers", "gold"]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(sample_copy), "--datamart", str(datamart), "--layers", "gold"]) == 0
     assert gold_versions(datamart) == before
 
 
@@ -62,7 +62,7 @@ def test_training_set_by_version_or_timestamp_reproduces_an_earlier_one(spark, b
     path = data / "features_financials.csv"  # a corrected financials drop: different incomes
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:1] + [line.replace(",", ",1", 1) for line in lines[1:]]))
-    assert main(["--data-root", str(data), "--datamart", str(datamart)]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(data), "--datamart", str(datamart)]) == 0
     assert gold_versions(datamart)["feature_store"] == old["feature_store"] + 1
     latest = training_set(spark, datamart).toPandas().sort_values("loan_id").reset_index(drop=True)
     by_version = training_set(spark, datamart, versions=old).toPandas().sort_values("loan_id").reset_index(drop=True)

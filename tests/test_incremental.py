@@ -39,7 +39,7 @@ def _split(path: Path, month: str) -> tuple[list[str], list[str]]:
 
 def _build(data: Path, datamart: Path, monkeypatch) -> dict:
     monkeypatch.setenv("LAKEHOUSE_PII_KEY", "incremental-test-key")  # one key: comparable hashes
-    assert main(["--data-root", str(data), "--datamart", str(datamart)]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(data), "--datamart", str(datamart)]) == 0
     return RunLedger(datamart / "_meta" / "runs").latest_runs()[-1]
 
 
@@ -203,7 +203,7 @@ def test_a_no_change_rerun_records_every_table_and_the_overrides(without_month, 
     first = RunLedger(datamart / "_meta" / "runs").latest_runs()[-1]
     monkeypatch.setenv("LAKEHOUSE_PII_KEY", "incremental-test-key")
     override = "spark.spark.sql.shuffle.partitions=3"  # Spark settings are not inputs of any table
-    assert main(["--data-root", str(data), "--datamart", str(datamart), "--set", override]) == 0
+    assert main(["--domain", "loan_default", "--data-root", str(data), "--datamart", str(datamart), "--set", override]) == 0
     run = RunLedger(datamart / "_meta" / "runs").latest_runs()[-1]
     assert {o["table"] for o in run["outputs"]} == {o["table"] for o in first["outputs"]}
     assert {o["status"] for o in run["outputs"]} == {"unchanged"}

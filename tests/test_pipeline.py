@@ -33,7 +33,7 @@ def versions(datamart: Path) -> dict[str, int]:
 
 def build(data: Path, datamart: Path, *extra: str) -> int:
     """The bronze layer alone (silver has its own end-to-end tests)."""
-    return main(["--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze", *extra])
+    return main(["--domain", "loan_default", "--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_bad_input_fails_with_one_line_error_and_changes_no_table(
 
 def test_killed_run_then_rerun_matches_uninterrupted_run(built, sample_copy, tmp_path):
     datamart = tmp_path / "dm"
-    cmd = [sys.executable, str(PROJECT_ROOT / "main.py"), "--data-root", str(sample_copy),
+    cmd = [sys.executable, str(PROJECT_ROOT / "main.py"), "--domain", "loan_default", "--data-root", str(sample_copy),
            "--datamart", str(datamart), "--master", "local[1]", "--layers", "bronze"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

@@ -73,7 +73,7 @@ def report(spark, sample_copy, tmp_path_factory) -> dict:
     planted = lines[1:4] + [lines[5] + ",extra"]
     attributes.write_text("\n".join(lines + planted) + "\n", encoding="utf-8")
     datamart = tmp_path_factory.mktemp("report_dm")
-    assert build_main(["--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
+    assert build_main(["--domain", "loan_default", "--data-root", str(sample_copy), "--datamart", str(datamart)]) == 0
     assert report_main(["--datamart", str(datamart)]) == 0
     run_id = resolve_run(datamart)["run_id"]
     out = datamart / "_reports" / run_id

@@ -20,7 +20,7 @@ SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 
 
 def build(data: Path, datamart: Path, *extra: str) -> int:
-    return main(["--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze,silver", *extra])
+    return main(["--domain", "loan_default", "--data-root", str(data), "--datamart", str(datamart), "--layers", "bronze,silver", *extra])
 
 
 def silver_versions(datamart: Path) -> dict[str, int]:

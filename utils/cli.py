@@ -4,6 +4,7 @@
     python main.py build [options]        the same, spelled out
     python main.py collect [--every 15m]  collect sources into landing only
     python main.py report | deck | docs   the quality report, the deck, the docs
+    python main.py sql "SELECT ..."       SQL over a domain's silver and gold tables
 
 Exit status: 0 on success, 1 when the run fails (one line on stderr says why and where
 the full log is), 2 for wrong options.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import logging
 import os
 import signal
@@ -40,7 +42,7 @@ from utils.lake.spark import SparkSettings, get_spark
 from utils.layers import pipeline
 
 logger = logging.getLogger("utils")
-from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
+from utils.lake.paths import PROJECT_ROOT, portable_path  # noqa: E402  (resolved once, in utils.lake.paths)
 
 
 def _date(text: str) -> dt.date:
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python main.py [build]",
         description="Build the lakehouse datamart: sources -> landing -> bronze -> silver -> gold Delta tables. "
-                    "Other commands: python main.py collect | report | deck | docs (each with --help).",
+                    "Other commands: python main.py collect | report | deck | docs | sql (each with --help).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _shared_options(p)
@@ -153,7 +155,7 @@ def summary_table(record) -> Table:
     return table
 
 
-SUBCOMMANDS = ("build", "collect", "report", "deck", "docs")
+SUBCOMMANDS = ("build", "collect", "report", "deck", "docs", "sql")
 
 
 def available_domains() -> list[str]:
@@ -161,10 +163,34 @@ def available_domains() -> list[str]:
     return sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
 
 
+def sample_maker(domain: str):
+    """The domain's `ensure_sample(data_root)` (utils/domains/<domain>/), which generates
+    its sample data when absent; None for a domain without a generator run on demand."""
+    try:
+        module = importlib.import_module(f"utils.domains.{domain}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"utils.domains.{domain}":
+            raise
+        return None
+    return getattr(module, "ensure_sample", None)
+
+
 def default_data_root(domain: str) -> Path:
-    """data/<domain>/ when it exists; else data/ (where the CS611 files are dropped)."""
+    """data/<domain>/ when it exists or the domain generates its sample there; else data/
+    (where the CS611 files are dropped)."""
     own = PROJECT_ROOT / "data" / domain
-    return own if own.is_dir() else PROJECT_ROOT / "data"
+    return own if own.is_dir() or sample_maker(domain) else PROJECT_ROOT / "data"
+
+
+def data_root_of(args, domain: str) -> Path:
+    """--data-root, else the default, whose sample data is generated on first use."""
+    if args.data_root is not None:
+        return args.data_root.resolve()
+    root = default_data_root(domain)
+    maker = sample_maker(domain)
+    if maker is not None and maker(root):
+        logging.getLogger(__name__).info("%s: generated the sample data in %s", domain, portable_path(root))
+    return root.resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     command = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "build"
     if command == "collect":
         return collect_main(argv)
+    if command == "sql":
+        return sql_main(argv)
     if command in ("report", "deck", "docs"):
         return _delegate(command, argv)
     return build_main(argv)
@@ -208,6 +236,12 @@ def _domains(args) -> list[str]:
     if args.config is not None:
         return [args.domain or Path(args.config).stem]
     domains = [args.domain] if args.domain else available_domains()
+    if args.data_root is not None and len(domains) > 1:
+        # one folder cannot hold the sample data of every domain: say so rather than
+        # build the other domains from the wrong files
+        _consoles()[1].print(f"error: --data-root holds the data of one domain; add --domain NAME "
+                             f"(domains in conf/: {', '.join(domains)})")
+        raise SystemExit(2)
     return domains
 
 
@@ -228,8 +262,8 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
     datamart_root = args.datamart.resolve()
     log_file = Datamart(datamart_root).logs / f"{run_id}.log"
     setup_logging(args.log_level, err, log_file)
-    data_root = (args.data_root or default_data_root(domain)).resolve()
     try:
+        data_root = data_root_of(args, domain)
         config = load_config(domain, path=args.config, overrides=args.overrides)
         options = pipeline.RunOptions(
             data_root=data_root, datamart=datamart_root,
@@ -312,8 +346,8 @@ def collect_main(argv: list[str]) -> int:
 
     def one_round() -> None:
         for config in configs:
-            data_root = (args.data_root or default_data_root(config.domain)).resolve()
             try:
+                data_root = data_root_of(args, config.domain)
                 record = collect.collect_run(config, data_root=data_root, datamart=datamart.for_domain(config.domain),
                                              run_id=pipeline.new_run_id(), sources=args.sources)
             except Exception as exc:
@@ -346,6 +380,43 @@ def collect_main(argv: list[str]) -> int:
         signal.signal(signal.SIGINT, previous)
     out.print(f"collect: {rounds} round(s), {len(failures)} failed", soft_wrap=True)
     return 1 if failures and len(failures) == rounds * len(configs) else 0
+
+
+def sql_parser() -> argparse.ArgumentParser:
+    """Options of `python main.py sql` (its body is utils.warehouse.command)."""
+    p = argparse.ArgumentParser(
+        prog="python main.py sql",
+        description="SQL over a domain's silver and gold Delta tables (embedded DuckDB, no copy): gold tables by "
+                    "name (label_store) or as gold.<table>, silver tables as silver.<table>. Without a query: "
+                    "the tables. --ddl prints their DDL; --warehouse exports them into PostgreSQL.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _shared_options(p)
+    p.add_argument("query", nargs="?", default=None, help='the SQL, e.g. "SELECT count(*) FROM label_store"; '
+                                                          '- reads it from stdin')
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="how results are printed")
+    p.add_argument("--max-rows", type=int, default=1000, help="--format table: print at most this many rows")
+    p.add_argument("--ddl", action="store_true", help="print the DDL of the tables (types, keys, comments)")
+    p.add_argument("--dialect", choices=("postgresql", "duckdb"), default="postgresql", help="the DDL's dialect")
+    p.add_argument("--warehouse", metavar="postgresql://USER@HOST:PORT/DB", default=None,
+                   help="export the tables into this PostgreSQL database, atomically (schemas <domain>_<layer>)")
+    p.add_argument("--layers", default=None,
+                   help="comma-separated, from silver,gold: the layers to export (default gold) or to print the "
+                        "DDL of (default both)")
+    p.add_argument("--schema-prefix", default=None,
+                   help="--warehouse: PostgreSQL schemas are <prefix>_<layer> (default: the domain)")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def sql_main(argv: list[str]) -> int:
+    """`python main.py sql`: query, print the DDL of, or export a domain's warehouse."""
+    from utils.warehouse.command import run_sql
+
+    args = sql_parser().parse_args(argv)
+    out, err = _consoles()
+    setup_logging(args.log_level, err, None)
+    return run_sql(args, out, err)
 
 
 def _latest_report(datamart: Path) -> Path | None:

@@ -106,7 +106,7 @@ def run_commands(f: DeckFacts) -> list[tuple[str, str]]:
     return [
         ("where the raw files are, where the tables go", f"DATA={portable_path(f.run.data_root) or 'data'}"),
         ("", f"DM={portable_path(f.datamart)}"),
-        ("build every layer (skips unchanged inputs)", "python main.py --data-root $DATA --datamart $DM"),
+        ("build every layer (skips unchanged inputs)", "python main.py --domain loan_default --data-root $DATA --datamart $DM"),
         ("profile the run and write the quality report", "python -m utils.quality.report --datamart $DM"),
         ("train the out-of-time sanity model", train),
         ("render this deck from the latest run", "python -m utils.present.deck --datamart $DM"),
