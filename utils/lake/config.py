@@ -267,6 +267,7 @@ class GoldSpec:
     active_days: int = 90
     population_start: str | None = None
     event_times: dict[str, str] = field(default_factory=dict)  # event source -> its event-time column
+    baseline: str | None = None  # a feature the trained models are compared with
 
     def fingerprint(self) -> str:
         return _hash(self.raw)
@@ -409,7 +410,7 @@ def _gold(doc: GoldModel, raw: dict[str, Any]) -> GoldSpec:
         max_single_feature_auc=float(leakage.max_single_feature_auc), raw=raw, owner=doc.owner or "",
         population_kind=pop.kind, activity=tuple((e.table, e.time, e.where) for e in pop.events or ()),
         active_days=pop.days, population_start=pop.start,
-        event_times={n: s.time for n, s in doc.sources.items() if s.time},
+        event_times={n: s.time for n, s in doc.sources.items() if s.time}, baseline=doc.baseline,
     )
 
 

@@ -541,6 +541,8 @@ class GoldModel(_Model):
     features: list[FeatureModel] = Field(description="Features of the feature store, in catalogue order.")
     leakage: LeakageModel = Field(None, description="Leakage guards.")
     owner: Text = Field(None, description="Team or person answering for the domain's features (feature registry).")
+    baseline: Text = Field(None, description="A feature that alone ranks the entities (e.g. days_since_order): the "
+                                             "baseline every trained model is compared with (python -m utils.ml.train).")
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldModel:
@@ -555,6 +557,8 @@ class GoldModel(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise _problem(".features", f"duplicate feature name(s) {dupes}")
+        if self.baseline is not None and self.baseline not in names:
+            raise _problem(".baseline", f"{self.baseline!r} is not a feature of gold.features")
         return self
 
 

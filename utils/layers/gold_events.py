@@ -27,6 +27,7 @@ import functools
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, FloatType
 
 from utils.lake.config import FeatureDef, GoldSpec, LabelDef
 
@@ -69,17 +70,28 @@ def _window(f: FeatureDef, age: Column) -> Column:
     return (age >= F.lit(f.offset_days)) & (age < F.lit(f.offset_days + f.days))
 
 
-def _aggregate(f: FeatureDef, inside: Column, hit: Column, age: Column) -> Column:
-    """The feature's aggregate over the joined events of one (entity, D)."""
+#: Sums and means of floating-point columns are computed in this decimal type, then cast
+#: back: a float sum depends on the order of its terms, which depends on how the rows were
+#: partitioned, so the same events would give features differing in the last bits between
+#: two builds (and the replay guard, which compares exactly, would see a difference).
+#: 28 integer digits and 10 decimals: exact for any amount a domain records.
+EXACT = "decimal(38,10)"
+
+
+def _aggregate(f: FeatureDef, inside: Column, hit: Column, age: Column, fractional: bool = False) -> Column:
+    """The feature's aggregate over the joined events of one (entity, D); `fractional`:
+    the column is float or double (summed exactly, see EXACT)."""
     cond = inside & hit
     value = F.col(f.column) if f.column else None
+    exact = value.cast(EXACT) if fractional else value
     match f.aggregate:
         case "count":
             return F.count(F.when(cond, F.lit(1)))
         case "sum":
-            return F.coalesce(F.sum(F.when(cond, value)), F.lit(0))
+            total = F.sum(F.when(cond, exact))
+            return F.coalesce(total.cast("double") if fractional else total, F.lit(0))
         case "mean":
-            return F.avg(F.when(cond, value))
+            return F.avg(F.when(cond, exact)).cast("double") if fractional else F.avg(F.when(cond, value))
         case "min":
             return F.min(F.when(cond, value))
         case "max":
@@ -114,8 +126,10 @@ def event_source_features(
     joined = population.join(src, on, "left")
     age = F.datediff(F.col(SNAPSHOT), F.to_date(F.col("_t")))
     present = F.col("_t").isNotNull()
+    fractional = {c for c in columns if isinstance(events.schema[c].dataType, (DoubleType, FloatType))}
     aggs = [
-        _aggregate(f, present & _window(f, age), F.col(f"_w_{f.name}") if f.where else F.lit(True), age).alias(f.name)
+        _aggregate(f, present & _window(f, age), F.col(f"_w_{f.name}") if f.where else F.lit(True), age,
+                   f.column in fractional).alias(f.name)
         for f in features
     ]
     out = joined.groupBy(entity, SNAPSHOT).agg(*aggs, F.max(F.to_date(F.col("_t"))).alias(f"_asof_{name}"))

@@ -1,31 +1,37 @@
-"""Sanity model on the gold stores: does the datamart carry a signal, out of time?
+"""Models on the gold stores of any domain, trained and evaluated out of time.
 
-    python -m utils.ml.train [--datamart DIR] [--label-def 30dpd_6mob] [--holdout-months 6]
-                          [--out DIR] [--master local[*]] [--seed 7]
+    python -m utils.ml.train [--domain loan_default] [--datamart DIR] [--label-def NAME]
+                          [--holdout-months 6] [--baseline FEATURE] [--out DIR] [--seed 7]
 
 Data: the training set of :func:`utils.ml.feature_store.training_set` for one label
-definition, one row per labelled loan (keys, ``label`` 0/1 and every feature of
-gold/feature_store at the loan's application month ``feature_snapshot_date``), read at
-pinned Delta versions and brought to pandas (it is small: one row per loan).
+definition (default: the domain's first), one row per label (keys, ``label`` 0/1 and
+every feature of gold/feature_store at the label's ``feature_snapshot_date``), read at
+pinned Delta versions into pandas (no Spark: the training frame lives on the driver).
 
-Split (out of time): the latest ``holdout_months`` application months that have labels
-are the test set, every earlier month trains. Preprocessing is fitted on the training
-months only: numeric columns get median imputation plus missing indicators, string
-columns most-frequent imputation plus one-hot encoding (unknown categories ignored).
+Split (out of time, one global cut): the latest ``holdout_months`` decision dates
+(``feature_snapshot_date``) that have labels are the test set; the cut is the first of
+them. The training rows are those decided before the cut whose label was also observed
+before it (``label_date`` < cut): a row decided before the cut but observed after it
+would teach the model about the test period, so it is dropped (counted in
+``embargo_rows_dropped``). Preprocessing is fitted on the training rows only: numeric
+columns get median imputation plus missing indicators, string columns most-frequent
+imputation plus one-hot encoding (unknown categories ignored).
 
-Models: a class-balanced logistic regression (standardised inputs, threshold 0.5) and a
-histogram gradient boosting classifier (threshold that maximises F1 on the training
-months, so the test set never chooses it). Each is scored on the test months (ROC AUC,
-precision, recall, F1) and on the training months (AUC); the better test AUC is "best".
-Its permutation importances on the test months (ROC AUC, 5 repeats) name the top
-features.
+Models: a class-balanced logistic regression (standardised inputs, threshold 0.5), a
+random forest and a histogram gradient boosting classifier (thresholds that maximise
+F1 on the training rows, so the test set never chooses them). Each is scored on the test
+months (accuracy, precision, recall, F1, ROC AUC, PR AUC) and on the training rows; the
+best test ROC AUC is "best". The baseline ranks by one feature alone (``--baseline``, or
+the domain's ``gold.baseline``; its direction chosen on the training rows) and is scored
+the same way, so a model is shown to beat it. Permutation importances of the best model
+on the test months (ROC AUC, 5 repeats) name the top features.
 
 Output folder (default ``<datamart>/_models/<label_def>/<UTC timestamp>/``):
 ``model.pkl`` (the best fitted sklearn pipeline; it takes the raw feature columns as a
 pandas DataFrame and unpickles where ``utils.ml.train`` is importable, for
-:func:`nulls_to_nan`), ``metrics.json`` (both models, the split, top features, feature
+:func:`nulls_to_nan`), ``metrics.json`` (every model and the baseline, the split, top features, feature
 list, the Delta versions of the gold tables read, label_def, seed, timestamp) and
-``roc.png`` (test ROC curves of both models).
+``roc.png`` (test ROC curves of the models).
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ from utils.lake import delta_io
 from utils.lake.datamart import Datamart
 from utils.ml.feature_store import (
     DEFAULT_DOMAIN,
-    KEY_COLUMNS,
+    KEY_COLUMNS,  # noqa: F401  (re-exported: the notebooks import it from here)
+    feature_columns,
     store_versions,
     training_set,
 )
@@ -54,9 +61,11 @@ from utils.ml.feature_store import (
 logger = logging.getLogger(__name__)
 
 DATE = "feature_snapshot_date"
+LABEL_DATE = "label_date"
 LABEL = "label"
 ENTITY = "customer_id"
 MODEL_NAMES = {"logistic_regression": "LogisticRegression (balanced)",
+               "random_forest": "RandomForest",
                "hist_gradient_boosting": "HistGradientBoosting"}
 TOP_FEATURES = 15
 PERMUTATION_REPEATS = 5
@@ -74,6 +83,10 @@ def split_out_of_time(frame: pd.DataFrame, holdout_months: int) -> tuple[pd.Data
     ``feature_snapshot_date`` values that have a label are the test set, all earlier
     months the training set. Rows without a label or a month are in neither.
 
+    With a ``label_date`` column (when the label was observed), a row decided before
+    the cut (the first test month) trains only when its label was observed before the
+    cut too; the others are dropped (``embargo_rows_dropped``): one global cut.
+
     Returns (train, test, info); info holds the months (ISO dates), rows and positive
     rates of each side. Raises TrainError when fewer than ``holdout_months + 1``
     labelled months exist or a side lacks one of the classes.
@@ -88,8 +101,17 @@ def split_out_of_time(frame: pd.DataFrame, holdout_months: int) -> tuple[pd.Data
             f"have labels, need more than --holdout-months {holdout_months}"
         )
     test_months = set(months[-holdout_months:])
+    cut = min(test_months)
     in_test = labelled[DATE].isin(test_months)
     train, test = labelled[~in_test], labelled[in_test]
+    embargoed = 0
+    if LABEL_DATE in labelled.columns:
+        observed = pd.to_datetime(train[LABEL_DATE]) < pd.Timestamp(cut)
+        embargoed = int((~observed).sum())
+        train = train[observed.to_numpy()]
+        if train.empty:
+            raise TrainError(f"no training row has its label observed before the cut {pd.Timestamp(cut).date()}: "
+                             "build more months or lower --holdout-months")
     for side, part in (("training", train), ("test", test)):
         if part[LABEL].nunique() < 2:
             raise TrainError(
@@ -102,13 +124,15 @@ def split_out_of_time(frame: pd.DataFrame, holdout_months: int) -> tuple[pd.Data
 
     info = {
         "holdout_months": holdout_months,
-        "train_months": iso(m for m in months if m not in test_months),
+        "cut": iso([cut])[0],
+        "train_months": iso(set(train[DATE])),
         "test_months": iso(test_months),
         "train_rows": len(train),
         "test_rows": len(test),
         "train_positive_rate": float(train[LABEL].mean()),
         "test_positive_rate": float(test[LABEL].mean()),
         "unlabelled_rows_dropped": int(len(frame) - len(labelled)),
+        "embargo_rows_dropped": embargoed,
     }
     return train, test, info
 
@@ -141,10 +165,11 @@ def feature_kinds(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], 
 def build_models(numeric: list[str], categorical: list[str], seed: int) -> dict[str, Any]:
     """Unfitted pipelines by name: the same preprocessing (median imputation + missing
     indicators for `numeric`, most-frequent imputation + one-hot for `categorical`)
-    before a balanced logistic regression (on standardised inputs) and a histogram
-    gradient boosting classifier. Both take a DataFrame of the raw feature columns."""
+    before a balanced logistic regression (on standardised inputs), a random forest and
+    a histogram gradient boosting classifier. Each takes a DataFrame of the raw feature
+    columns."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -168,6 +193,12 @@ def build_models(numeric: list[str], categorical: list[str], seed: int) -> dict[
             ("scale", StandardScaler()),
             ("model", LogisticRegression(max_iter=5000, class_weight="balanced", random_state=seed)),
         ]),
+        "random_forest": Pipeline([
+            ("prep", preprocess()),
+            # leaves of 20 rows at least: smoother probabilities, and a model file of a few MB
+            ("model", RandomForestClassifier(n_estimators=200, min_samples_leaf=20, class_weight="balanced_subsample",
+                                             n_jobs=1, random_state=seed)),
+        ]),
         "hist_gradient_boosting": Pipeline([
             ("prep", preprocess()),
             ("model", HistGradientBoostingClassifier(random_state=seed)),
@@ -185,14 +216,28 @@ def best_f1_threshold(y: pd.Series, scores: np.ndarray) -> float:
 
 
 def evaluate(model, X: pd.DataFrame, y: pd.Series, threshold: float) -> dict:
-    """Scores of a fitted pipeline on (X, y): ROC AUC of the predicted probability, and
-    precision, recall, F1 of ``probability >= threshold``; plus rows and rates."""
-    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+    """Scores of a fitted pipeline on (X, y) (see :func:`score_metrics`)."""
+    return score_metrics(y, model.predict_proba(X)[:, 1], threshold)
 
-    scores = model.predict_proba(X)[:, 1]
+
+def score_metrics(y: pd.Series, scores: np.ndarray, threshold: float) -> dict:
+    """ROC AUC and PR AUC (average precision) of `scores`, and accuracy, precision,
+    recall, F1 of ``score >= threshold``; plus rows and rates."""
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    scores = np.asarray(scores, dtype=float)
     predicted = (scores >= threshold).astype(int)
     return {
         "auc": float(roc_auc_score(y, scores)),
+        "pr_auc": float(average_precision_score(y, scores)),
+        "accuracy": float(accuracy_score(y, predicted)),
         "precision": float(precision_score(y, predicted, zero_division=0)),
         "recall": float(recall_score(y, predicted, zero_division=0)),
         "f1": float(f1_score(y, predicted, zero_division=0)),
@@ -245,36 +290,85 @@ def top_features(model, X: pd.DataFrame, y: pd.Series, seed: int, n: int = TOP_F
              "importance_std": float(importance.importances_std[i])} for i in order]
 
 
-def check_datamart(datamart: str | Path) -> dict[str, int]:
-    """The current Delta versions of gold/feature_store and gold/label_store; TrainError
-    when either table is missing."""
-    versions = store_versions(datamart)
-    missing = [f"gold/{name}" for name, v in versions.items() if v is None]
+def baseline_scores(frame: pd.DataFrame, feature: str, direction: int, missing_high: bool = False) -> np.ndarray:
+    """The baseline's score of each row: `feature` times `direction` (+1 or -1); missing
+    values rank above every value when `missing_high`, else below."""
+    values = pd.to_numeric(frame[feature], errors="coerce").astype(float) * direction
+    if not values.notna().any():
+        return np.zeros(len(values))
+    fill = values.max() + 1 if missing_high else values.min() - 1
+    return values.fillna(fill).to_numpy()
+
+
+def score_baseline(feature: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame) -> dict:
+    """The one-feature baseline: ranks by `feature` alone, in the direction (and with the
+    rank of missing values) that gives the highest ROC AUC on the training rows, cut at
+    the threshold that maximises F1 there; scored on both sides like the models."""
+    from sklearn.metrics import roc_auc_score
+
+    if feature not in train_rows.columns:
+        raise TrainError(f"baseline feature {feature!r} is not in the training set")
+    if not pd.api.types.is_numeric_dtype(train_rows[feature]):
+        raise TrainError(f"baseline feature {feature!r} is not numeric")
+    y_train, y_test = train_rows[LABEL].astype(int), test_rows[LABEL].astype(int)
+    direction, missing_high = max(
+        ((d, m) for d in (1, -1) for m in (False, True)),
+        key=lambda dm: roc_auc_score(y_train, baseline_scores(train_rows, feature, *dm)))
+    train_scores = baseline_scores(train_rows, feature, direction, missing_high)
+    threshold = best_f1_threshold(y_train, train_scores)
+    on_train = score_metrics(y_train, train_scores, threshold)
+    on_test = score_metrics(y_test, baseline_scores(test_rows, feature, direction, missing_high), threshold)
+    logger.info("baseline %s (%s is riskier, missing ranked %s): train AUC %.3f, test AUC %.3f", feature,
+                "higher" if direction > 0 else "lower", "riskiest" if missing_high else "safest",
+                on_train["auc"], on_test["auc"])
+    return {"feature": feature, "direction": "higher" if direction > 0 else "lower",
+            "missing": "riskiest" if missing_high else "safest", "train_auc": on_train["auc"],
+            "threshold": threshold, "test": on_test, "train": on_train}
+
+
+def check_datamart(datamart: str | Path, domain: str = DEFAULT_DOMAIN) -> dict[str, int]:
+    """The current Delta versions of the domain's gold/feature_store and
+    gold/label_store; TrainError when either table is missing."""
+    versions = store_versions(datamart, domain=domain)
+    missing = [f"gold/{domain}/{name}" for name, v in versions.items() if v is None]
     if missing:
-        raise TrainError(f"no {' or '.join(missing)} in {datamart}; run `python main.py --datamart {datamart}` first")
+        raise TrainError(f"no {' or '.join(missing)} in {datamart}; "
+                         f"run `python main.py --domain {domain} --datamart {datamart}` first")
     return versions
 
 
-def model_features(datamart: str | Path, version: int) -> list[str]:
-    """Every feature column of gold/feature_store at `version`: all columns but the key,
-    the partition, ``_``-prefixed lineage and the ``has_<source>`` flags that sit beside
-    an ``_asof_<source>`` column (loan-type flags such as ``has_auto_loan`` are features)."""
-    columns = [f.name for f in delta_io.view(Datamart(Path(datamart), DEFAULT_DOMAIN).table("gold", "feature_store"), version=version).schema]
-    flags = {f"has_{c[len('_asof_'):]}" for c in columns if c.startswith("_asof_")}
-    return [c for c in columns if c not in (ENTITY, "snapshot_date") and not c.startswith("_") and c not in flags]
+def model_features(datamart: str | Path, version: int, domain: str = DEFAULT_DOMAIN) -> list[str]:
+    """Every feature column of the domain's gold/feature_store at `version`: all columns
+    but the entity (the first column), the partition and the lineage columns
+    (``_asof_<source>`` and its ``has_<source>``; loan-type flags such as
+    ``has_auto_loan`` are features)."""
+    table = Datamart(Path(datamart), domain).table("gold", "feature_store")
+    columns = [f.name for f in delta_io.view(table, version=version).schema]
+    return feature_columns(columns, columns[0])
 
 
-def check_label_def(spark, datamart: str | Path, label_def: str, version: int) -> None:
-    """TrainError naming the known label definitions when `label_def` is not one of them."""
-    labels = delta_io.read_table(spark, Datamart(Path(datamart), DEFAULT_DOMAIN).table("gold", "label_store"), version=version,
-                                  columns=["label_def"])
-    known = sorted(r["label_def"] for r in labels.distinct().collect())
+def label_defs(datamart: str | Path, version: int, domain: str = DEFAULT_DOMAIN) -> list[str]:
+    """The label definitions of the domain's gold/label_store at `version`, sorted."""
+    from deltalake import DeltaTable
+
+    path = Datamart(Path(datamart), domain).table("gold", "label_store")
+    column = DeltaTable(str(path), version=version).to_pyarrow_table(columns=["label_def"])["label_def"]
+    return sorted({v for v in column.to_pylist() if v is not None})
+
+
+def check_label_def(spark, datamart: str | Path, label_def: str, version: int, domain: str = DEFAULT_DOMAIN) -> None:
+    """TrainError naming the known label definitions when `label_def` is not one of them
+    (`spark` is not used; kept for the notebooks that pass one)."""
+    known = label_defs(datamart, version, domain)
     if label_def not in known:
         raise TrainError(f"unknown label def {label_def!r}; gold/label_store has {', '.join(known) or 'no labels'}")
 
 
-def train(spark, datamart: str | Path, label_def: str = "30dpd_6mob", holdout_months: int = 6, seed: int = 7) -> dict:
-    """Fit both models on the out-of-time training months of `label_def` and score them.
+def train(spark, datamart: str | Path, label_def: str | None = None, holdout_months: int = 6, seed: int = 7, *,
+          domain: str = DEFAULT_DOMAIN, baseline: str | None = None) -> dict:
+    """Fit the models on the out-of-time training rows of `label_def` (default: the
+    store's first label definition) and score them, with the one-feature `baseline`
+    when one is named. `spark` is not needed (the stores are read with delta-rs).
 
     Returns ``{"metrics": <JSON-ready dict for metrics.json>, "model": <best fitted
     pipeline>, "curves": {model: (fpr, tpr, test AUC)}}``.
@@ -283,23 +377,27 @@ def train(spark, datamart: str | Path, label_def: str = "30dpd_6mob", holdout_mo
 
     datamart = Path(datamart)
     timestamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    versions = check_datamart(datamart)
-    check_label_def(spark, datamart, label_def, versions["label_store"])
-    wanted = model_features(datamart, versions["feature_store"])
-    frame = training_set(spark, datamart, label_def=label_def, features=wanted, versions=versions).toPandas()
-    logger.info("training set %s: %d labelled loans, %d features (feature_store v%s, label_store v%s)",
-                label_def, len(frame), len(wanted), versions["feature_store"], versions["label_store"])
+    versions = check_datamart(datamart, domain)
+    if label_def is None:
+        known = label_defs(datamart, versions["label_store"], domain)
+        if not known:
+            raise TrainError(f"gold/{domain}/label_store holds no labels")
+        label_def = known[0]
+    check_label_def(spark, datamart, label_def, versions["label_store"], domain)
+    wanted = model_features(datamart, versions["feature_store"], domain)
+    frame = training_set(None, datamart, domain=domain, label=label_def, features=wanted, versions=versions)
+    logger.info("training set %s/%s: %d labelled rows, %d features (feature_store v%s, label_store v%s)",
+                domain, label_def, len(frame), len(wanted), versions["feature_store"], versions["label_store"])
 
     train_rows, test_rows, split = split_out_of_time(frame, holdout_months)
-    logger.info("train: %d months %s..%s, %d rows, positive rate %.3f",
-                len(split["train_months"]), split["train_months"][0], split["train_months"][-1],
-                split["train_rows"], split["train_positive_rate"])
-    logger.info("test:  %d months %s..%s, %d rows, positive rate %.3f",
+    logger.info("cut %s: train %d rows (%d decision months, %d dropped: label observed after the cut), "
+                "positive rate %.3f", split["cut"], split["train_rows"], len(split["train_months"]),
+                split["embargo_rows_dropped"], split["train_positive_rate"])
+    logger.info("test: %d months %s..%s, %d rows, positive rate %.3f",
                 len(split["test_months"]), split["test_months"][0], split["test_months"][-1],
                 split["test_rows"], split["test_positive_rate"])
 
-    features = [c for c in frame.columns if c not in KEY_COLUMNS]
-    numeric, categorical = feature_kinds(frame, features)
+    numeric, categorical = feature_kinds(frame, wanted)
     used = numeric + categorical
     X_train, y_train = train_rows[used], train_rows[LABEL].astype(int)
     X_test, y_test = test_rows[used], test_rows[LABEL].astype(int)
@@ -315,6 +413,7 @@ def train(spark, datamart: str | Path, label_def: str = "30dpd_6mob", holdout_mo
     logger.info("best model: %s; top features: %s", best, ", ".join(t["feature"] for t in top[:5]))
 
     metrics = {
+        "domain": domain,
         "label_def": label_def,
         "seed": seed,
         "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
@@ -326,6 +425,9 @@ def train(spark, datamart: str | Path, label_def: str = "30dpd_6mob", holdout_mo
         "best_model": best,
         "top_features": top,
     }
+    if baseline is not None:
+        metrics["baseline"] = score_baseline(baseline, train_rows, test_rows)
+        metrics["best_beats_baseline"] = results[best]["test"]["auc"] > metrics["baseline"]["test"]["auc"]
     return {"metrics": metrics, "model": models[best], "curves": curves}
 
 
@@ -377,16 +479,24 @@ def save(result: dict, out_dir: str | Path) -> Path:
 
 
 def summary(metrics: dict) -> str:
-    """The human summary the command line prints: one line per model, then top features."""
-    lines = [f"{'model':<24} {'train AUC':>9} {'test AUC':>9} {'precision':>9} {'recall':>9} {'F1':>9}"]
-    for name, m in metrics["models"].items():
+    """The human summary the command line prints: one line per model (and the baseline),
+    the split, then the top features."""
+    lines = [f"{'model':<32} {'train AUC':>9} {'test AUC':>9} {'PR AUC':>7} {'accuracy':>8} {'precision':>9} "
+             f"{'recall':>7} {'F1':>6}"]
+    rows = list(metrics["models"].items())
+    if "baseline" in metrics:
+        rows.append((f"baseline: {metrics['baseline']['feature']}", metrics["baseline"]))
+    for name, m in rows:
         t = m["test"]
         mark = " *" if name == metrics["best_model"] else ""
-        lines.append(f"{name:<24} {m['train_auc']:>9.3f} {t['auc']:>9.3f} {t['precision']:>9.3f} "
-                     f"{t['recall']:>9.3f} {t['f1']:>9.3f}{mark}")
+        lines.append(f"{name:<32} {m['train_auc']:>9.3f} {t['auc']:>9.3f} {t.get('pr_auc', float('nan')):>7.3f} "
+                     f"{t.get('accuracy', float('nan')):>8.3f} {t['precision']:>9.3f} {t['recall']:>7.3f} "
+                     f"{t['f1']:>6.3f}{mark}")
     split = metrics["split"]
-    lines.append(f"(* best; test = {split['test_months'][0]}..{split['test_months'][-1]}, "
-                 f"{split['test_rows']} loans, positive rate {split['test_positive_rate']:.3f})")
+    lines.append(f"(* best; cut {split.get('cut', split['test_months'][0])}: train "
+                 f"{split['train_months'][0]}..{split['train_months'][-1]} ({split['train_rows']} rows), test "
+                 f"{split['test_months'][0]}..{split['test_months'][-1]} ({split['test_rows']} rows, positive rate "
+                 f"{split['test_positive_rate']:.3f}))")
     lines.append("")
     lines.append(f"top features of {metrics['best_model']} (permutation importance, test ROC AUC drop):")
     for i, t in enumerate(metrics["top_features"], 1):
@@ -406,17 +516,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog="python -m utils.ml.train",
-        description="Sanity model on the gold stores: out-of-time split, logistic regression and "
-                    "gradient boosting, metrics, top features, ROC plot.",
+        description="Models on a domain's gold stores: one global out-of-time cut, logistic regression, random "
+                    "forest and gradient boosting against a one-feature baseline; metrics, top features, ROC plot.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--domain", default=DEFAULT_DOMAIN, help="the domain whose gold stores are read")
     p.add_argument("--datamart", type=Path, default=PROJECT_ROOT / "datamart", help="folder of the Delta tables")
-    p.add_argument("--label-def", default="30dpd_6mob", help="label definition in gold/label_store")
+    p.add_argument("--label-def", default=None, help="label definition in gold/label_store (default: its first)")
+    p.add_argument("--baseline", default=None,
+                   help="feature that alone ranks the rows, the baseline (default: the domain's gold.baseline)")
     p.add_argument("--holdout-months", type=_positive_int, default=6,
                    help="latest labelled application months held out as the test set")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: <datamart>/_models/<label_def>/<UTC timestamp>)")
-    p.add_argument("--master", default="local[*]", help="Spark master URL")
+    p.add_argument("--master", default=None, help="ignored (the stores are read without Spark); kept for old scripts")
     p.add_argument("--seed", type=int, default=7, help="random seed of the models and the permutations")
     return p
 
@@ -424,27 +537,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Train, save, print the summary. 0 on success, 1 with one line on stderr when the
     datamart cannot give a run, 2 for wrong options."""
-    from pyspark.sql import SparkSession
-
-    from utils.lake.spark import SparkSettings, get_spark
+    from utils.lake.config import ConfigError, load_config
 
     args = build_parser().parse_args(argv)
     datamart = args.datamart.resolve()
-    own_session = None  # stopped at the end only when this call started it
     try:
-        check_datamart(datamart)  # before starting Spark: a missing datamart fails in a second
-        started_here = SparkSession.getActiveSession() is None
-        spark = get_spark(SparkSettings(master=args.master, app_name="lakehouse-train"))
-        own_session = spark if started_here else None
-        result = train(spark, datamart, label_def=args.label_def, holdout_months=args.holdout_months, seed=args.seed)
-        out = args.out or default_out_dir(datamart, args.label_def, result["metrics"]["timestamp"])
+        baseline = args.baseline
+        if baseline is None:
+            config = load_config(args.domain)
+            baseline = config.gold.baseline if config.gold is not None else None
+        result = train(None, datamart, label_def=args.label_def, holdout_months=args.holdout_months, seed=args.seed,
+                       domain=args.domain, baseline=baseline)
+        out = args.out or default_out_dir(datamart, result["metrics"]["label_def"], result["metrics"]["timestamp"])
         save(result, out)
-    except (TrainError, delta_io.DeltaIOError) as exc:
+    except (TrainError, ConfigError, delta_io.DeltaIOError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if own_session is not None:
-            own_session.stop()
     print(summary(result["metrics"]))
     print(f"\nsaved: {Path(out).resolve()}")
     return 0

@@ -80,12 +80,19 @@ def feature_definition(feature: FeatureDef, spec: GoldSpec) -> dict:
 
 
 def feature_version(feature: FeatureDef, spec: GoldSpec) -> str:
-    """``v<declared version>-<8 hex digits of the definition's hash>``."""
-    return f"v{feature.version}-{_short_hash(feature_definition(feature, spec))}"
+    """``v<declared version>-<8 hex digits of the definition's hash>``; the feature
+    registry's version (one version per feature in both files): for a feature with only
+    the core fields, the hash of :func:`feature_definition`."""
+    from utils.ml.registry import feature_version as registry_version
+
+    return registry_version(feature, spec)
 
 
 def label_version(label: LabelDef) -> str:
-    """``v1-<hash of dpd and mob>`` (labels have no declared version)."""
+    """``v1-<hash of the definition>`` (labels have no declared version): dpd and mob, or
+    for a no_event label its days, table, event time and predicate."""
+    if label.kind == "no_event":
+        return f"v1-{_short_hash({'label_def': label.name, 'kind': label.kind, 'days': label.days, 'table': label.table, 'time': label.time, 'where': label.where})}"
     return f"v1-{_short_hash({'label_def': label.name, 'dpd': label.dpd, 'mob': label.mob})}"
 
 
@@ -119,7 +126,12 @@ def _usable_rule(cutoff: str) -> str:
 def transformation(feature: FeatureDef, spec: GoldSpec) -> str:
     """The feature's computation for feature row (customer, D), in words. "Usable rows"
     are the customer's rows of the source's silver table whose snapshot_date passes the
-    source's cutoff; "the as-of row" is the latest of them."""
+    source's cutoff; "the as-of row" is the latest of them. Event sources and derived
+    features are put into words by the feature registry (one wording for both files)."""
+    if not feature.source or feature.source in spec.event_times:
+        from utils.ml.registry import transformation as registry_words
+
+        return registry_words(feature, spec)
     if feature.expr is not None:
         return f"{_code(feature.expr)} on the as-of row"
     col = _code(feature.column) if feature.column else ""
@@ -199,7 +211,9 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         *([f"Domain: {config.description}", ""] if config.description else []),
         "## How to read this",
         "",
-        "- **D** is the feature row's `snapshot_date`: the month the customer applies for a loan.",
+        ("- **D** is the feature row's `snapshot_date`: the month the customer applies for a loan."
+         if spec.population_kind == "rows" else
+         "- **D** is the feature row's `snapshot_date`: a month end at which the entity is active."),
         ("- **Usable rows** of a feature row (customer, D) are that customer's rows of the source's silver "
         "table whose own `snapshot_date` passes the source's cutoff (`<= D`, or `< D` for a source whose "
         "month-D data lands after the decision); the **as-of row** is the latest usable row. "
@@ -215,8 +229,12 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         "",
         "## Population and point-in-time sources",
         "",
-        f"One feature row per (`{spec.entity}`, D) of silver/{spec.population_table}"
-        + (f" rows with `{spec.population_where}`" if spec.population_where else "")
+        (f"One feature row per (`{spec.entity}`, D) of silver/{spec.population_table}"
+         + (f" rows with `{spec.population_where}`" if spec.population_where else "")
+         if spec.population_kind == "rows" else
+         f"One feature row per (`{spec.entity}`, D), D a month end, when the entity has one of these events in "
+         f"the {spec.active_days} days up to D: "
+         + "; ".join(f"silver/{t} by `{time}`" + (f" with `{w}`" if w else "") for t, time, w in spec.activity))
         + f". {_cell(spec.raw.get('population', {}).get('description', ''))}",
         "",
         "| gold source | silver table | usable rows for D | features | kind |",
@@ -225,7 +243,10 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
     for name, (table, cutoff) in spec.sources.items():
         feats = [f for f in spec.features if f.source == name]
         kind = "window aggregates" if any(f.aggregate for f in feats) else "as-of join (latest usable row)"
-        out.append(f"| {name} | silver/{table} | {_usable_rule(cutoff)} | {len(feats)} | {kind} |")
+        usable = _usable_rule(cutoff)
+        if name in spec.event_times:
+            kind, usable = "event windows (days ending at D)", f"{spec.event_times[name]} before the end of D"
+        out.append(f"| {name} | silver/{table} | {usable} | {len(feats)} | {kind} |")
     out += [
         "",
         (f"Leakage settings: replay cut `{spec.replay_cut}`, single-feature AUC alarm above "
@@ -237,14 +258,20 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         "|---|---|---|---|---|",
     ]
     for label in spec.labels:
-        definition = (
-            f"loan-month row at installment_num = {label.mob}; installments missed = ceil(overdue_amt / due_amt) "
-            f"(0 when due_amt = 0); dpd = days from (snapshot_date - missed months) to snapshot_date "
-            f"(0 when overdue_amt = 0); label = 1 when dpd >= {label.dpd}"
-        )
+        if label.kind == "no_event":
+            definition = (f"1 when silver/{label.table} has no event (by `{label.time}`)"
+                          + (f" with `{label.where}`" if label.where else "")
+                          + f" in (D, D + {label.days} days]; not labelled when that window ends after the data")
+            row = f"feature_snapshot_date = D = snapshot_date - {label.days} days"
+        else:
+            definition = (
+                f"loan-month row at installment_num = {label.mob}; installments missed = ceil(overdue_amt / due_amt) "
+                f"(0 when due_amt = 0); dpd = days from (snapshot_date - missed months) to snapshot_date "
+                f"(0 when overdue_amt = 0); label = 1 when dpd >= {label.dpd}"
+            )
+            row = f"feature_snapshot_date = snapshot_date - {label.mob} months"
         out.append(
-            f"| `{label.name}` | {_cell(label.description)} | {_cell(definition)} | "
-            f"feature_snapshot_date = snapshot_date - {label.mob} months | `{label_version(label)}` |"
+            f"| `{label.name}` | {_cell(label.description)} | {_cell(definition)} | {row} | `{label_version(label)}` |"
         )
     out += ["", f"## Features (gold/feature_store, {len(spec.features)})", ""]
     for name, (table, cutoff) in spec.sources.items():
@@ -252,7 +279,9 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         if not feats:
             continue
         out += [
-            f"### {name} (silver/{table}, {_usable_rule(cutoff)}, {len(feats)} features)",
+            f"### {name} (silver/{table}, "
+            f"{spec.event_times[name] + ' before the end of D' if name in spec.event_times else _usable_rule(cutoff)}, "
+            f"{len(feats)} features)",
             "",
             "| name | description | transformation | version |",
             "|---|---|---|---|",
@@ -261,6 +290,13 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
             f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | `{feature_version(f, spec)}` |"
             for f in feats
         ]
+        out.append("")
+    derived = [f for f in spec.features if not f.source]
+    if derived:
+        out += [f"### derived ({len(derived)} features, from the features above)", "",
+                "| name | description | transformation | version |", "|---|---|---|---|"]
+        out += [f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | "
+                f"`{feature_version(f, spec)}` |" for f in derived]
         out.append("")
     out += [
         "## Lineage columns of gold/feature_store",
