@@ -217,3 +217,24 @@ def test_churn_notebook_runs_top_to_bottom_and_draws_its_figures(built, tmp_path
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
     figures = sum(1 for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
     assert figures >= 9
+
+
+def test_churn_deck_reads_its_numbers_from_the_run_and_fits_ten_slides(built, tmp_path, caplog):
+    import re as regex
+
+    from utils.present import deck
+    from utils.present.deck.gather import gather_facts
+    from utils.present.deck.runs import resolve_run
+
+    _, datamart = built
+    out = tmp_path / "churn.pdf"
+    with caplog.at_level("WARNING"):
+        assert deck.main(["--domain", "churn", "--datamart", str(datamart), "--out", str(out)]) == 0
+    pages = regex.findall(rb"/Type\s*/Page\b(?!s)", out.read_bytes())
+    assert 0 < len(pages) <= 10
+    assert not [r for r in caplog.records if "into the footer" in r.getMessage()]  # every table fits its slide
+    facts = gather_facts(datamart, resolve_run(datamart, None, "churn")[0]["run_id"])
+    labels = table(datamart, "gold", "label_store")
+    assert (facts.label.label_def, facts.label.total, facts.label.positives) == (
+        "churn_60d", len(labels), int(labels["label"].sum()))
+    assert facts.label.unit == "customer" and "60 days after D" in facts.label.rule

@@ -146,7 +146,7 @@ def test_effective_rows_take_each_partition_from_the_newest_run_that_wrote_it():
 def test_without_a_model_the_deck_says_how_to_train_it(sample_datamart, facts):
     assert facts.model is None
     assert deck.headline_model(facts).startswith("No sanity model")
-    assert facts.model_hint.startswith("python -m utils.ml.train --datamart ")
+    assert facts.model_hint.startswith("python -m utils.ml.train --domain loan_default --datamart ")
 
 
 def test_the_newest_metrics_json_is_read_and_checked_against_the_run(sample_datamart, tmp_path, facts):

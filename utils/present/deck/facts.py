@@ -193,10 +193,34 @@ class LabelFacts:
     positives: int
     label_months: tuple[str, ...]
     application_months: tuple[str, ...]
+    #: dpd_at_mob (loans) or no_event (e.g. churn: no completed order in the days after D)
+    kind: str = "dpd_at_mob"
+    days: int | None = None  # no_event: the window (D, D + days]
+    event: str = ""  # no_event: the events that count, in words
+    where: str = ""  # no_event: their predicate (SQL)
+    unit: str = "loan"  # what one label row is about
+    decision: str = "application"  # what D is
 
     @property
     def rate(self) -> float:
         return self.positives / self.total if self.total else 0.0
+
+    @property
+    def rule(self) -> str:
+        """What makes a row positive, in words."""
+        if self.kind == "no_event":
+            return f"without {self.event or 'a counted event'} in the {self.days} days after D"
+        return f"{self.dpd}+ days past due at month {self.mob} on book"
+
+    @property
+    def lag(self) -> str:
+        """How long after D the label is known."""
+        return f"{self.days} days" if self.kind == "no_event" else f"{self.mob} months"
+
+    @property
+    def lag_months(self) -> int:
+        """The lag in whole months (rounded up), for month axes."""
+        return -(-int(self.days) // 30) if self.kind == "no_event" else int(self.mob)
 
 
 @dataclass(frozen=True)
@@ -237,6 +261,9 @@ class ModelFacts:
     top_features: tuple[tuple[str, float], ...]
     table_versions: dict[str, int]
     matches_run: bool
+    #: the one-feature baseline (same metrics as a model) and its feature, when trained with one
+    baseline: dict[str, float] | None = None
+    baseline_feature: str = ""
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         missing=tuple(gather_missing(root, run.run_id, feature_names)),
         model=model,
         # shown on a slide: the datamart relative to the project, never absolute
-        model_hint=f"python -m utils.ml.train --datamart {portable_path(root)} --label-def {primary}",
+        model_hint=f"python -m utils.ml.train --domain {config.domain} --datamart {portable_path(root)} --label-def {primary}",
     )
 
 
@@ -137,7 +137,7 @@ def _table_facts(dm: Datamart, name: str, version: int | None, text: str, keys: 
 def grain(description: str) -> str:
     """The grain part of a table description: its first clause ("One row per customer
     at application time; Name dropped" -> "One row per customer at application time")."""
-    return re.split(r"[;,]", description or "", maxsplit=1)[0].strip().rstrip(".")
+    return re.split(r"[;,]| \(", description or "", maxsplit=1)[0].strip().rstrip(".")
 
 
 def _unique_keys(table) -> tuple[str, ...]:
@@ -160,9 +160,15 @@ def gather_tables(dm: Datamart, config: DomainConfig, versions: dict[str, int]) 
     specs.append((QUARANTINE, "One row per rejected row: rule, reason, raw values", ("table", "_source_file", "_source_line")))
     if config.gold is not None:
         entity = config.gold.entity
-        specs.append((FEATURE_STORE, f"One row per applying {entity.replace('_id', '')} and month",
-                      (entity, "snapshot_date")))
-        specs.append((LABEL_STORE, "One row per loan and label definition", ("loan_id", "label_def")))
+        if config.gold.population_kind == "active":
+            specs.append((FEATURE_STORE, f"One row per active {entity.replace('_id', '')}, month end",
+                          (entity, "snapshot_date")))
+            specs.append((LABEL_STORE, "One row per feature row and label", (entity, "feature_snapshot_date",
+                                                                            "label_def")))
+        else:
+            specs.append((FEATURE_STORE, f"One row per applying {entity.replace('_id', '')} and month",
+                          (entity, "snapshot_date")))
+            specs.append((LABEL_STORE, "One row per loan and label definition", ("loan_id", "label_def")))
     out = []
     for name, text, keys in specs:
         facts = _table_facts(dm, name, versions.get(name), text, keys)
@@ -263,8 +269,13 @@ def gather_labels(dm: Datamart, config: DomainConfig, version: int | None) -> li
     out = []
     for spec in config.gold.labels:
         mine = [r for r in rows if r["label_def"] == spec.name]
+        wording = {}
+        if spec.kind == "no_event":
+            event = f"a counted {spec.table} event"  # the predicate is on the label slide
+            wording = {"kind": spec.kind, "days": spec.days, "event": event, "where": spec.where or "",
+                       "unit": config.gold.entity.removesuffix("_id"), "decision": "month end"}
         out.append(LabelFacts(
-            label_def=spec.name, dpd=spec.dpd, mob=spec.mob, description=spec.description,
+            **wording, label_def=spec.name, dpd=spec.dpd, mob=spec.mob, description=spec.description,
             total=len(mine), positives=sum(1 for r in mine if r["label"] == 1),
             label_months=tuple(sorted({month_of(r["snapshot_date"]) for r in mine if r["snapshot_date"]})),
             application_months=tuple(sorted({month_of(r["feature_snapshot_date"]) for r in mine
@@ -273,8 +284,15 @@ def gather_labels(dm: Datamart, config: DomainConfig, version: int | None) -> li
     return out
 
 
+#: examples of features on the features slide (more do not fit)
+MAX_EXAMPLES = 6
+
+
 def feature_kind(feature) -> str:
-    """"as of D" for an expression over the as-of source row, else the aggregate."""
+    """"as of D" for an expression over the as-of source row, "derived" for one over other
+    features, else the aggregate."""
+    if not feature.source:
+        return "derived"
     return feature.aggregate or "as of D"
 
 
@@ -286,17 +304,18 @@ def gather_features(dm: Datamart, config: DomainConfig, store: TableFacts | None
     by_kind: dict[str, int] = {}
     by_both: dict[tuple[str, str], int] = {}
     for f in features:
-        kind = feature_kind(f)
-        by_source[f.source] = by_source.get(f.source, 0) + 1
+        kind, source = feature_kind(f), f.source or "derived"
+        by_source[source] = by_source.get(source, 0) + 1
         by_kind[kind] = by_kind.get(kind, 0) + 1
-        by_both[(f.source, kind)] = by_both.get((f.source, kind), 0) + 1
-    # one example per (source, kind), in config order
+        by_both[(source, kind)] = by_both.get((source, kind), 0) + 1
+    # one example per (source, kind), in config order; one per kind when that is too many for a slide
     seen, examples = set(), []
+    per_kind = len(by_both) > MAX_EXAMPLES
     for f in features:
-        k = (f.source, feature_kind(f))
-        if k not in seen:
+        k = feature_kind(f) if per_kind else (f.source or "derived", feature_kind(f))
+        if k not in seen and len(examples) < MAX_EXAMPLES:
             seen.add(k)
-            examples.append((f.name, f.source, feature_kind(f), f.description))
+            examples.append((f.name, f.source or "derived", feature_kind(f), f.description))
     columns = store.columns if store else ()
     indicators = tuple(c for c in columns if c.startswith("has_") and c[4:] in by_source)
     asof = tuple(c for c in columns if c.startswith("_asof_"))
@@ -326,7 +345,8 @@ def gather_sources(config: DomainConfig, inputs: dict[str, dict[str, Any]], tabl
     population = None
     if config.gold:
         feature_source_of = {table: name for name, (table, _) in config.gold.sources.items()}
-        population = config.gold.population_table
+        # the table that gives the population and labels (kind active: the labels' event table)
+        population = config.gold.population_table or next((lb.table for lb in config.gold.labels if lb.table), None)
     out = []
     for s in config.sources.values():
         bronze = next((t for t in tables if t.name == f"bronze/{s.name}"), None)
@@ -418,6 +438,9 @@ def gather_model(datamart: Path, label_def: str, versions: dict[str, int]) -> Mo
         split = m["split"]
         models = {name: {"auc": r["test"]["auc"], "precision": r["test"]["precision"], "recall": r["test"]["recall"],
                          "f1": r["test"]["f1"], "train_auc": r["train_auc"]} for name, r in m["models"].items()}
+        b = m.get("baseline")
+        baseline = ({"auc": b["test"]["auc"], "precision": b["test"]["precision"], "recall": b["test"]["recall"],
+                     "f1": b["test"]["f1"], "train_auc": b["train_auc"]} if b else None)
         used = {k: int(v) for k, v in (m.get("table_versions") or {}).items()}
         matches = all(versions.get(f"gold/{k}") == v for k, v in used.items()) if used else False
         return ModelFacts(
@@ -429,7 +452,8 @@ def gather_model(datamart: Path, label_def: str, versions: dict[str, int]) -> Mo
             train_positive_rate=float(split["train_positive_rate"]), test_positive_rate=float(split["test_positive_rate"]),
             n_features=sum(len(v) for v in (m.get("features") or {}).values()),
             top_features=tuple((t["feature"], float(t["importance_mean"])) for t in m.get("top_features") or []),
-            table_versions=used, matches_run=matches,
+            table_versions=used, matches_run=matches, baseline=baseline,
+            baseline_feature=b["feature"] if b else "",
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         logger.warning("cannot read model metrics %s (%s); the deck shows how to train instead", path, exc)

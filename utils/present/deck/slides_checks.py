@@ -108,7 +108,7 @@ def slide_leakage(f: DeckFacts) -> Slide:
 def _timeline(s: Slide, label: LabelFacts | None, x: float, w: float) -> float:
     """Months D-5 .. D+mob on an axis: the features left of D, the label at D+mob joined
     back to its application month. Returns the y of the axis."""
-    mob = label.mob if label else 0
+    mob = label.lag_months if label else 0
     s.text(x, CONTENT_TOP, "How one training row is assembled", size=SMALL, color=GREY_DARK, weight="bold")
     months = list(range(-5, mob + 1))
     axis_y = CONTENT_TOP + 1.3
@@ -123,13 +123,20 @@ def _timeline(s: Slide, label: LabelFacts | None, x: float, w: float) -> float:
     d_x = x0 + 5 * step
     s.box(x0 - 0.12, axis_y - 0.6, d_x - x0 + 0.24, 0.4, fill=NAVY_TINT, edge=NAVY_TINT)
     s.text(x0, axis_y - 0.52, "features: rows dated ≤ D", size=SMALL, color=NAVY, weight="bold")
-    if label:
+    if label and label.kind == "no_event":  # the label is a window after D, not a point
+        lx = x0 + (5 + mob) * step
+        s.box(d_x + 0.08, axis_y - 0.6, lx - d_x - 0.08, 0.4, fill=ACCENT, edge=ACCENT)
+        s.text(lx, axis_y - 0.85, f"label {label.label_def}: (D, D + {label.days} days]", size=SMALL, color=ACCENT,
+               weight="bold", ha="right")
+        s.text((x0 + lx) / 2, axis_y + 0.6, f"the label window starts the day after D and is stored with the row",
+               size=SMALL, color=GREY_DARK, ha="center")
+    elif label:
         lx = x0 + (5 + mob) * step
         s.box(lx - 0.12, axis_y - 0.6, 0.24, 0.4, fill=ACCENT, edge=ACCENT)
         s.text(lx - 0.22, axis_y - 0.52, f"label {label.label_def}", size=SMALL, color=ACCENT, weight="bold",
                ha="right")
         s.arrow(lx, axis_y + 0.6, d_x, axis_y + 0.6, color=GREY_DARK, lw=1.2)
-        s.text((lx + d_x) / 2, axis_y + 0.7, f"joined back {mob} months to its application", size=SMALL,
+        s.text((lx + d_x) / 2, axis_y + 0.7, f"joined back {label.lag} to its {label.decision}", size=SMALL,
                color=GREY_DARK, ha="center")
     return axis_y
 
@@ -196,16 +203,26 @@ def _auc_bars(s: Slide, lk: LeakageFacts, rx: float, rw: float, y: float) -> Non
 
 def headline_features(f: DeckFacts) -> str:
     ft = f.features
-    windows = sum(v for (src, kind), v in ft.by_source_kind.items() if kind != "as of D")
-    where = sorted({src for (src, kind) in ft.by_source_kind if kind != "as of D"})
+    windows = sum(v for (src, kind), v in ft.by_source_kind.items() if kind not in ("as of D", "derived"))
+    where = sorted({src for (src, kind) in ft.by_source_kind if kind not in ("as of D", "derived")})
     asof = ft.by_kind.get("as of D", 0)
     over = f" over {' and '.join(where)} history" if where else ""
-    return (f"{ft.total} features per application: {asof} read as of the month, {windows} window aggregates"
-            f"{over}, all point in time")
+    decision = f.label.decision if f.label else "application"
+    derived = ft.by_kind.get("derived", 0)
+    if len(where) > 2:  # event domains: name the count of sources, not each
+        over = f" over {len(where)} event sources"
+    plus = f", {derived} derived" if derived else ""
+    return (f"{ft.total} features per {decision}: {asof} read as of the month, {windows} window aggregates"
+            f"{over}{plus}, all point in time")
 
 
 KIND_NAMES = {"as of D": "value as of D", "last": "latest month ≤ D", "mean": "mean over a window",
-              "slope": "slope over a window", "months": "months of history"}
+              "slope": "slope over a window", "months": "months of history", "count": "count over days",
+              "sum": "sum over days", "share": "share of events", "distinct": "distinct values",
+              "recency": "days since the last", "min": "minimum over days", "max": "maximum over days",
+              "derived": "from other features"}
+#: bar colours of the kinds, in order (the blues first, then greys and ochres)
+KIND_SHADES = [NAVY, "#3E5580", "#7486A8", "#A9B5CB", GREY, "#8C6D1F", "#C9A227", "#E3CF8C", "#5B6B5A", "#9DB09B"]
 
 
 def slide_features(f: DeckFacts) -> Slide:
@@ -215,7 +232,7 @@ def slide_features(f: DeckFacts) -> Slide:
     s.text(x, CONTENT_TOP, "Features by source and kind", size=SMALL, color=GREY_DARK, weight="bold")
     sources = list(ft.by_source)
     kinds = list(ft.by_kind)
-    shades = {k: c for k, c in zip(kinds, [NAVY, "#3E5580", "#7486A8", "#A9B5CB", GREY])}
+    shades = {k: KIND_SHADES[i % len(KIND_SHADES)] for i, k in enumerate(kinds)}
     if sources:
         ax = s.axes(x + 1.25, CONTENT_TOP + 0.45, w - 1.35, 0.55 * len(sources))
         ypos = list(range(len(sources)))[::-1]
@@ -232,16 +249,21 @@ def slide_features(f: DeckFacts) -> Slide:
         ax.spines["bottom"].set_visible(False)
         ax.spines["left"].set_visible(False)
         ky = CONTENT_TOP + 0.45 + 0.55 * len(sources) + 0.25
-        for k in kinds:
-            s.box(x, ky + 0.03, 0.16, 0.16, fill=shades[k], edge=shades[k], radius=0.02)
-            s.text(x + 0.25, ky, f"{KIND_NAMES.get(k, k)}: {ft.by_kind[k]}", size=SMALL, color=INK)
-            ky += 0.3
+        ncol = 1 if len(kinds) <= 5 else 2  # many kinds (event domains): the legend in two columns
+        rows_per_col = -(-len(kinds) // ncol)
+        for i, k in enumerate(kinds):
+            kx, kyy = x + (i // rows_per_col) * (w / ncol), ky + (i % rows_per_col) * 0.3
+            s.box(kx, kyy + 0.03, 0.16, 0.16, fill=shades[k], edge=shades[k], radius=0.02)
+            label = KIND_NAMES.get(k, k) if ncol == 1 else k
+            s.text(kx + 0.25, kyy, f"{label}: {ft.by_kind[k]}", size=SMALL, color=INK)
+        ky += rows_per_col * 0.3
         store = (f"gold/feature_store: {n(ft.rows)} rows in {ft.months} months, {ft.store_columns} columns = "
                  f"{ft.total} features + {len(ft.indicator_columns)} has_<source> + {len(ft.asof_columns)} "
                  f"_asof_<source> + {ft.store_columns - ft.total - len(ft.indicator_columns) - len(ft.asof_columns)} keys.")
         if ft.missing_in_store:
             store += f" Missing from the store: {', '.join(ft.missing_in_store)}."
-        s.paragraph(x, ky + 0.2, store, w, size=SMALL, color=GREY_DARK)
+        if ky + 0.2 + 0.75 <= CONTENT_BOTTOM:  # three lines fit above the footer
+            s.paragraph(x, ky + 0.2, store, w, size=SMALL, color=GREY_DARK)
     rx, rw = grid(4, 8)
     s.text(rx, CONTENT_TOP, "One example of each kind (declared in the YAML, no code)", size=SMALL, color=GREY_DARK,
            weight="bold")

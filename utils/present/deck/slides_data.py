@@ -4,6 +4,7 @@ facts) and a ``slide_*`` (the drawing)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .facts import (
@@ -37,14 +38,16 @@ from .style import (
 
 
 def _label_rule(label: LabelFacts) -> str:
-    return f"{label.dpd}+ days past due at month {label.mob} on book"
+    return label.rule
 
 
 def headline_title(f: DeckFacts) -> str:
     label = f.label
     if label is None:
-        return f"{len(f.sources)} raw CSV files, {n(f.rows('bronze'))} rows, landed and cleaned; no label store yet"
-    return (f"{n(label.total)} loans labelled from {len(f.sources)} raw CSV files: {pct(label.rate)} were "
+        return (f"{len(f.sources)} raw {'CSV files' if _all_csv(f) else 'sources'}, {n(f.rows('bronze'))} rows, "
+                "landed and cleaned; no label store yet")
+    files = "raw CSV files" if _all_csv(f) else "raw sources"
+    return (f"{n(label.total)} {label.unit}s labelled from {len(f.sources)} {files}: {pct(label.rate)} were "
             f"{_label_rule(label)}")
 
 
@@ -59,21 +62,25 @@ def slide_title(f: DeckFacts) -> Slide:
     if label is None:
         s.paragraph(x, y + 0.3, "The run built no gold/label_store; run every layer to get labels.", w)
     else:
+        how = ("Days past due as the course defines them: missed instalments = ceil(overdue / due); the first "
+               "missed date lies that many months before the snapshot." if label.kind == "dpd_at_mob" else
+               (f"Counted events: {label.where}. " if label.where else "")
+               + f"The window (D, D + {label.days} days] is stored with each label; a row whose window runs past "
+               "the end of the data is not labelled (censored).")
         items = [
-            f"{label.label_def}: a loan is positive (1) when it is {_label_rule(label)}, else 0.",
-            "Days past due as the course defines them: missed instalments = ceil(overdue / due); the first "
-            "missed date lies that many months before the snapshot.",
-            f"{n(label.positives)} positives of {n(label.total)} labelled loans; labels observed in "
+            f"{label.label_def}: a {label.unit} is positive (1) when it is {_label_rule(label)}, else 0.",
+            how,
+            f"{n(label.positives)} positives of {n(label.total)} labelled {label.unit}s; labels observed in "
             f"{len(label.label_months)} months, {month_span(label.label_months)}.",
-            f"Features belong to the application month, {label.mob} months earlier: "
+            f"Features belong to the {label.decision}, {label.lag} earlier: "
             f"{month_span(label.application_months)}.",
         ]
         s.bullets(x, y + 0.32, items, w, size=BODY)
     tx, tw = grid(8, 4)
     half = (tw - GUTTER) / 2
     if label is not None:
-        tiles = [(n(label.total), "labelled loans"), (pct(label.rate, 1), f"positive ({label.label_def})"),
-                 (n(f.features.total), "features per application"),
+        tiles = [(n(label.total), f"labelled {label.unit}s"), (pct(label.rate, 1), f"positive ({label.label_def})"),
+                 (n(f.features.total), f"features per {label.decision}"),
                  (seconds(f.run.seconds), "run time: " + ", ".join(f.run.layers))]
     else:
         tiles = [(n(f.rows("bronze")), "bronze rows"), (n(f.rows("silver")), "silver rows"),
@@ -85,9 +92,13 @@ def slide_title(f: DeckFacts) -> Slide:
     return s
 
 
+def _all_csv(f: DeckFacts) -> bool:
+    return bool(f.sources) and all(src.file.lower().endswith(".csv") for src in f.sources)
+
+
 def headline_architecture(f: DeckFacts) -> str:
     written = sum(1 for o in f.run.outputs if o.get("status") == "written")
-    return (f"Raw CSVs flow landing → bronze → silver → gold; this run rebuilt {written} of {len(f.tables)} tables "
+    return (f"Raw {'CSVs' if _all_csv(f) else 'drops'} flow landing → bronze → silver → gold; this run rebuilt {written} of {len(f.tables)} tables "
             f"in {seconds(f.run.seconds)}, with its evidence in _meta")
 
 
@@ -101,7 +112,7 @@ def slide_architecture(f: DeckFacts) -> Slide:
     # file names, or all stems when one name is too wide for its box
     fits = all(text_width(src.file, SMALL, weight="bold") <= cw - 0.2 for src in f.sources)
     columns = [
-        ("landing: CSV files", [(src.file if fits else Path(src.file).stem, mb(src.bytes), False)
+        ("landing: CSV files" if _all_csv(f) else "landing: raw files", [(src.file if fits else Path(src.file).stem, mb(src.bytes), False)
                                 for src in f.sources]),
         ("bronze: raw as text", [(short_table(t.name), plural(t.rows, "row"), False) for t in by_layer["bronze"]]),
         ("silver: typed, checked", [(short_table(t.name), plural(t.rows, "row"), t.name == QUARANTINE and t.rows > 0)
@@ -159,6 +170,9 @@ def headline_sources(f: DeckFacts) -> str:
     feeders = [src for src in f.sources if src.features]
     if pop is None:
         return f"{len(f.sources)} source files, {n(sum(src.rows for src in f.sources))} raw rows"
+    if f.label is not None and f.label.kind == "no_event":
+        return (f"{len(f.sources)} sources, {n(sum(src.rows for src in f.sources))} raw rows: {pop.name} gives the "
+                f"labels, {len(feeders)} sources give {n(sum(src.features for src in feeders))} features")
     return (f"{len(f.sources)} sources, {n(sum(src.rows for src in f.sources))} raw rows: {pop.name} gives the loans "
             f"and labels, {len(feeders)} customer files give {n(sum(src.features for src in feeders))} features")
 
@@ -169,21 +183,28 @@ def slide_sources(f: DeckFacts) -> Slide:
     widths = [2.35, 3.25, 1.0, 1.15, 2.05, 0.95, 1.38]
     rows = []
     for src in f.sources:
-        if src.feeds_labels:
+        if src.feeds_labels and f.label is not None and f.label.kind == "no_event":
+            feeds = f"labels, {src.features} features"
+        elif src.feeds_labels:
             feeds = "population and labels"
         elif src.features:
             feeds = f"{src.features} features"
         else:
             feeds = "–"
         pii = f" Personal data: {', '.join(src.personal_data)}." if src.personal_data else ""
-        rows.append([src.name, src.description + pii, mb(src.bytes), n(src.rows),
+        text = src.description
+        if len(f.sources) * len(text) > 600:  # too long for one slide: the first sentence of each
+            text = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0]
+        rows.append([src.name, text + pii, mb(src.bytes), n(src.rows),
                      f"{src.months}: {src.first_month} to {src.last_month}", f"{src.raw_columns} → {src.silver_columns}",
                      feeds])
     y = s.table(MARGIN_X, CONTENT_TOP, widths, header, rows, size=SMALL,
                 aligns=["left", "left", "right", "right", "left", "right", "left"])
     notes = [
         "Rows: data lines of the file as landed in bronze (every line lands, also malformed ones). "
-        "Columns: in the file → in the silver table (Name dropped, SSN only as a keyed hash).",
+        + ("Columns: in the file → in the silver table (Name dropped, SSN only as a keyed hash)."
+           if f.label is None or f.label.kind == "dpd_at_mob" else
+           "Columns: in the files → in the silver table (personal data dropped or keyed-hashed)."),
         f"Run inputs are fingerprinted by sha256; an unchanged file is skipped on the next run "
         f"({sum(1 for src in f.sources if src.skipped)} of {len(f.sources)} skipped in this run).",
     ]
@@ -201,7 +222,10 @@ def headline_tables(f: DeckFacts) -> str:
 def slide_tables(f: DeckFacts) -> Slide:
     s = Slide("Tables per layer", headline_tables(f))
     header = ["Table", "Grain", "Key", "Partitions", "Rows", "Version"]
-    widths = [2.45, 3.4, 2.4, 2.05, 0.95]
+    # event domains key their label store by (entity, feature_snapshot_date, label_def): a wider
+    # key column, so it takes two lines, not three
+    wide_keys = any(len(", ".join(t.keys)) > 40 for t in f.tables)
+    widths = [2.2, 3.45, 2.6, 2.0, 0.95] if wide_keys else [2.45, 3.4, 2.4, 2.05, 0.95]
     widths.append(CONTENT_W - sum(widths))
     rows, colors = [], []
     for t in f.tables:

@@ -33,8 +33,9 @@ def headline_model(f: DeckFacts) -> str:
     if m is None:
         return "No sanity model has been trained on this datamart yet; one command trains and scores it"
     best = m.models[m.best_model]
+    unit = f.label.unit if f.label else "loan"
     return (f"The sanity model ({_model_name(m.best_model)}) scores AUC {best['auc']:.3f} on {len(m.test_months)} "
-            f"held-out months ({month_span(m.test_months)}, {n(m.test_rows)} loans)")
+            f"held-out months ({month_span(m.test_months)}, {n(m.test_rows)} {unit}s)")
 
 
 def slide_model(f: DeckFacts) -> Slide:
@@ -46,7 +47,7 @@ def slide_model(f: DeckFacts) -> Slide:
         s.box(x, CONTENT_TOP + 0.35, CONTENT_W, 0.6, fill=GREY_FAINT, edge=GREY_FAINT)
         s.text(x + 0.2, CONTENT_TOP + 0.5, f.model_hint, size=BODY, family=MONO, color=INK)
         s.bullets(x, CONTENT_TOP + 1.3, [
-            "fits a logistic regression and a gradient-boosted tree on the training set from gold (labels joined "
+            "fits a logistic regression, a random forest and a gradient-boosted tree on the training set from gold (labels joined "
             "to the features of their application month);",
             "holds out the latest labelled application months as the test set (out of time);",
             "writes metrics.json, the model, a ROC plot and the table versions under _models/<label_def>/<time>/; "
@@ -58,13 +59,19 @@ def slide_model(f: DeckFacts) -> Slide:
     for name, r in sorted(m.models.items(), key=lambda kv: -kv[1]["auc"]):
         rows.append([_model_name(name) + (" (best)" if name == m.best_model else ""), f"{r['auc']:.3f}",
                      f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", f"{r['train_auc']:.3f}"])
+    if m.baseline:
+        b = m.baseline
+        rows.append([f"baseline: {m.baseline_feature} alone", f"{b['auc']:.3f}", f"{b['precision']:.3f}",
+                     f"{b['recall']:.3f}", f"{b['f1']:.3f}", f"{b['train_auc']:.3f}"])
     y = s.table(x, CONTENT_TOP + 0.35, [w - 4.45, 0.8, 1.0, 0.85, 0.75, 1.05],
                 ["Model", "AUC", "Precision", "Recall", "F1", "Train AUC"], rows,
                 aligns=["left", "right", "right", "right", "right", "right"])
+    unit, decision = (f.label.unit, f.label.decision) if f.label else ("loan", "application")
     items = [
-        f"Train: {len(m.train_months)} application months, {month_span(m.train_months)}, {n(m.train_rows)} loans, "
+        f"Train: {len(m.train_months)} {'month ends' if decision == 'month end' else decision + ' months'}, "
+        f"{month_span(m.train_months)}, {n(m.train_rows)} {unit}s, "
         f"positive rate {pct(m.train_positive_rate)}.",
-        f"Test: the latest {m.holdout_months} labelled months, {month_span(m.test_months)}, {n(m.test_rows)} loans, "
+        f"Test: the latest {m.holdout_months} labelled months, {month_span(m.test_months)}, {n(m.test_rows)} {unit}s, "
         f"positive rate {pct(m.test_positive_rate)}.",
         f"{m.n_features} features from gold/feature_store v{m.table_versions.get('feature_store', '–')}, labels from "
         f"gold/label_store v{m.table_versions.get('label_store', '–')}"
@@ -102,14 +109,15 @@ def run_commands(f: DeckFacts) -> list[tuple[str, str]]:
     """(comment, command) of the how-to-run slide, with this run's paths in two shell
     variables; the first entries set them (relative to the project, or "…/<folder>")."""
     label = f.label.label_def if f.label else (f.model.label_def if f.model else "")
-    train = "python -m utils.ml.train --datamart $DM" + (f" --label-def {label}" if label else "")
+    domain = f.run.domain or "loan_default"
+    train = f"python -m utils.ml.train --domain {domain} --datamart $DM" + (f" --label-def {label}" if label else "")
     return [
         ("where the raw files are, where the tables go", f"DATA={portable_path(f.run.data_root) or 'data'}"),
         ("", f"DM={portable_path(f.datamart)}"),
-        ("build every layer (skips unchanged inputs)", "python main.py --domain loan_default --data-root $DATA --datamart $DM"),
-        ("profile the run and write the quality report", "python -m utils.quality.report --datamart $DM"),
-        ("train the out-of-time sanity model", train),
-        ("render this deck from the latest run", "python -m utils.present.deck --datamart $DM"),
+        ("build every layer (skips unchanged inputs)", f"python main.py --domain {domain} --data-root $DATA --datamart $DM"),
+        ("profile the run and write the quality report", f"python main.py report --domain {domain} --datamart $DM"),
+        ("train the out-of-time models", train),
+        ("render this deck from the latest run", f"python main.py deck --domain {domain} --datamart $DM"),
     ]
 
 
@@ -211,11 +219,14 @@ def limits(f: DeckFacts) -> list[str]:
     label = f.label
     if label and ft.rows:
         unlabelled = ft.rows - label.total
-        if unlabelled > 0:
+        if unlabelled > 0 and label.kind == "no_event":
+            out.append(f"{n(unlabelled)} feature rows have no label yet: their {label.days}-day window ends after "
+                       f"the data (censored, not guessed).")
+        elif unlabelled > 0:
             out.append(f"{n(unlabelled)} applications have no label yet: they reach month {label.mob} on book after "
                        f"the last loan snapshot.")
         else:
-            out.append(f"Labels lag {label.mob} months: the newest applications ({label.application_months[-1]}) got "
+            out.append(f"Labels lag {label.lag}: the newest {label.decision}s ({label.application_months[-1]}) got "
                        f"their labels in {label.label_months[-1]}; newer ones must wait.")
     if f.statistics:
         st = f.statistics[0]
@@ -232,11 +243,11 @@ def limits(f: DeckFacts) -> list[str]:
 NEXT_STEPS = (
     "Incremental builds across sources: a month new in every file still re-checks whole the tables "
     "whose rules read a changed table, and gold.",
-    "The quality report on every run by default, with drift alerts between runs.",
-    "Collectors and an immutable landing zone for CSV drops and REST/JSON APIs.",
-    "Monitoring: drift per month from _meta/profile, with alerts on quality and leakage guards.",
-    "Serving: point-in-time feature lookup for scoring new applications.",
-    "More domains on the same flow: churn and recommendation, each a YAML file in conf/.",
+    "Tracking and a registry (MLflow) for every training run, with the Delta versions it read.",
+    "Serving: an online store and an API from the same as-of function as training (latest_features).",
+    "Monitoring: drift per feature and month (PSI, KS), realised accuracy as labels mature, alerts.",
+    "Orchestration: one Dagster asset per table and domain, schedules for the collectors.",
+    "More domains on the same engine: recommendation and energy, each a YAML file in conf/.",
 )
 
 
@@ -246,8 +257,8 @@ def headline_limits(f: DeckFacts) -> str:
     nulled = f.quality.failed_by_action.get("nulled", 0)
     if gaps and gaps[0][1]:
         return (f"Limits: {n(gaps[0][1])} feature rows lack {gaps[0][0]} history, {n(nulled)} raw values were "
-                f"nulled; next: monitoring and more sources")
-    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: monitoring and more sources"
+                f"nulled; next: tracking, serving and monitoring")
+    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: tracking, serving and monitoring"
 
 
 def slide_limits(f: DeckFacts) -> Slide:
