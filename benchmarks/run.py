@@ -48,6 +48,8 @@ import psutil
 logger = logging.getLogger("benchmarks")
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `python benchmarks/run.py` from anywhere: the project's utils
+    sys.path.insert(0, str(REPO))
 DEFAULT_CS611 = REPO.parent / "shared" / "datasets" / "cs611"
 SAMPLE_DATA = REPO / "data"
 DEFAULT_WORK = Path("/tmp/lakehouse-bench")
@@ -674,13 +676,28 @@ class Bench:
         }
 
     def save(self) -> dict:
-        results = self.results()
+        results = without_machine_paths(self.results())
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         (self.out / "results.md").write_text(render_markdown(results), encoding="utf-8")
         if any(c["kind"] == "build" and c["scale"] is not None and c.get("wall_s") for c in results["cases"]):
             plot_scale(results, self.out / "scale.png")
         return results
+
+
+def without_machine_paths(node):
+    """`node` (the results) with every absolute path shown as the project shows paths in
+    committed files (utils.lake.paths.portable_path: relative to the project, else
+    "…/<name>"), so results can be committed without naming the machine they ran on."""
+    from utils.lake.paths import portable_path
+
+    if isinstance(node, dict):
+        return {k: without_machine_paths(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [without_machine_paths(v) for v in node]
+    if isinstance(node, str) and node.startswith("/") and "\n" not in node:
+        return portable_path(node, REPO)
+    return node
 
 
 # --------------------------------------------------------------------------- summaries

@@ -255,3 +255,16 @@ def test_duckdb_floor_writes_parquet_partitioned_by_snapshot_date(tmp_path):
     run.duckdb_floor(data, tmp_path / "pq")
     parts = sorted(p.name for p in (tmp_path / "pq" / "lms_loan_daily").iterdir())
     assert parts == ["snapshot_date=2023-01-01", "snapshot_date=2025-10-01", "snapshot_date=2025-11-01"]
+
+
+def test_saved_results_name_no_path_of_the_machine(tmp_path):
+    results = {"invocation": {"options": {"out": str(PROJECT_ROOT / "benchmarks" / "results"),
+                                          "work": "/var/tmp/lakehouse-bench"}},
+               "cases": [{"command": [sys.executable, str(PROJECT_ROOT / "main.py"), "--datamart", "/srv/dm/full"],
+                          "label": "full build (CS611)"}]}
+    out = run.without_machine_paths(results)
+    assert out["invocation"]["options"] == {"out": "benchmarks/results", "work": "…/lakehouse-bench"}
+    assert out["cases"][0]["command"] == ["…/" + Path(sys.executable).name, "main.py", "--datamart", "…/full"]
+    assert out["cases"][0]["label"] == "full build (CS611)"
+    committed = (PROJECT_ROOT / "benchmarks" / "results" / "results.json").read_text(encoding="utf-8")
+    assert str(PROJECT_ROOT) not in committed and '"/' not in committed
