@@ -235,6 +235,14 @@ def test_no_personal_data_in_silver_or_gold(built):
             assert not values.str.lower().isin(names).any(), (layer, name, column)
             assert not any(n in v for v in values.str.lower().head(2000) for n in list(names)[:50]), (layer, name, column)
     assert scanned > 10_000
+    # the birth date reaches silver only as an age band at the export
+    customers = table(datamart, "silver", "customers")
+    assert set(customers["age_band"].dropna()) <= {"under 25", "25-34", "35-44", "45-54", "55-64", "65+"}
+    raw = crm.drop_duplicates("customer_id").set_index("customer_id")["birth_date"]
+    one = customers.dropna(subset=["age_band"]).iloc[0]
+    age = (pd.Timestamp(one["snapshot_date"]) - pd.Timestamp(raw[one["customer_id"]])).days / 365.25
+    bands = [(25, "under 25"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"), (200, "65+")]
+    assert one["age_band"] == next(b for limit, b in bands if int(age) < limit)
 
 
 def test_churn_catalogue_and_formulation_are_current():

@@ -161,6 +161,7 @@ class ColumnSpec:
     on_invalid: str = "null"  # null | quarantine
     flag: str | None = None
     mask: str | None = None  # hmac_sha256
+    derive: str | None = None  # SQL over the cleaned value (the column's name) and snapshot_date; replaces it
     description: str = ""
 
     @property
@@ -348,7 +349,7 @@ def _column(name: str, doc: ColumnModel) -> ColumnSpec:
         date_formats=tuple(doc.date_formats), valid_range=None if doc.valid_range is None else tuple(doc.valid_range),
         fit_k=None if doc.fit_range is None else float(doc.fit_range.k), pattern=doc.pattern,
         vocabulary=tuple(doc.vocabulary) if doc.vocabulary else None, on_invalid=doc.on_invalid,
-        flag=doc.flag, mask=doc.mask, description=doc.description or "",
+        flag=doc.flag, mask=doc.mask, derive=doc.derive, description=doc.description or "",
     )
 
 

@@ -197,6 +197,9 @@ class ColumnModel(_Model):
                                                       "goes to silver/_quarantine.")
     flag: Text = Field(None, description="Name of the flag column (default <column>_invalid).")
     mask: _choice("hmac_sha256") = Field(None, description="Keyed hash of the value (personal data).")
+    derive: Text = Field(None, description="SQL expression that replaces the cleaned value by a value derived from "
+                                           "it (the column's own name) and snapshot_date, e.g. an age band from a "
+                                           "birth date; the cleaned value itself is not kept.")
     description: Text = Field(None, description="Shown in the documentation.")
 
     @model_validator(mode="after")

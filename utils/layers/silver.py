@@ -117,7 +117,7 @@ def clean_table(
                     *[c for c in source.optional_columns if bronze_name(source, c) in bronze.columns])
         for x in (F.lit(col), F.lit(MASKED) if col in source.personal_data else F.col(bronze_name(source, col)))
     ])
-    return bronze.select(
+    out = bronze.select(
         *values,
         *flags,
         *[m.alias(f"{METRIC_PREFIX}{name}") for name, m in metrics.items()],
@@ -129,6 +129,10 @@ def clean_table(
         *LINEAGE_KEPT,
         PARTITION_COLUMN,
     )
+    for spec in table.columns:
+        if spec.derive:  # e.g. an age band replaces the birth date it is computed from
+            out = out.withColumn(spec.name, F.expr(spec.derive))
+    return out
 
 
 # --------------------------------------------------------------------------- rules

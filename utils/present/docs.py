@@ -175,6 +175,8 @@ def _column_recipe(c: ColumnSpec) -> str:
         steps.append(f"vocabulary of {len(c.vocabulary)} values")
     if c.mask:
         steps.append(f"mask {c.mask}")
+    if c.derive:
+        steps.append(f"derived: {_code(c.derive)} (the cleaned value is not kept)")
     if c.validated:
         steps.append(("unusable -> row quarantined" if c.on_invalid == "quarantine" else "unusable -> null")
                      + f", flag {_code(c.flag_column)}")
