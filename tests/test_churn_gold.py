@@ -298,3 +298,36 @@ def test_churn_deck_reads_its_numbers_from_the_run_and_fits_ten_slides(built, tm
     assert (facts.label.label_def, facts.label.total, facts.label.positives) == (
         "churn_60d", len(labels), int(labels["label"].sum()))
     assert facts.label.unit == "customer" and "60 days after D" in facts.label.rule
+
+
+def test_churn_gold_exports_into_postgresql_with_every_row(built):
+    """The churn gold tables in the PostgreSQL on 127.0.0.1 (skipped without one): the
+    DDL applied, the row counts equal, the label store keyed by its contract."""
+    import os
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    from utils.warehouse import export
+
+    url = os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        pg = psycopg.connect(url, connect_timeout=3, autocommit=True)
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL at {export.mask_url(url)}: {str(exc).splitlines()[0]}")
+    _, datamart = built
+    prefix = f"churn_test_{uuid.uuid4().hex[:8]}"
+    try:
+        result = export.export_warehouse(url, datamart, "churn", load_config("churn"), prefix=prefix)
+        for name in ("feature_store", "label_store"):
+            rows = len(table(datamart, "gold", name))
+            assert pg.execute(f'SELECT count(*) FROM "{prefix}_gold"."{name}"').fetchone()[0] == rows == \
+                result.rows[f"gold.{name}"] > 0
+        key = pg.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                         "AND contype = 'p'", (f'"{prefix}_gold"."label_store"',)).fetchone()
+        churners = pg.execute(f'SELECT sum(label) FROM "{prefix}_gold"."label_store"').fetchone()[0]
+        assert churners == int(table(datamart, "gold", "label_store")["label"].sum())
+    finally:
+        for (schema,) in pg.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{prefix}%",)).fetchall():
+            pg.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        pg.close()
+    assert key == ("PRIMARY KEY (customer_id, feature_snapshot_date, label_def)",)
