@@ -113,7 +113,10 @@ def test_order_dirt_is_quarantined_or_flagged_as_declared(built):
     quarantine = table(datamart, "silver", "_quarantine")
     rules = quarantine.loc[quarantine["table"] == "orders", "rule"].value_counts().to_dict()
     assert rules == {"unique_order_event": manifest.dirt["duplicate_orders"],
-                     "non_negative_amount": manifest.dirt["negative_amounts"]}
+                     "non_negative_amount": manifest.dirt["negative_amounts"],
+                     "refund_has_order": manifest.dirt["orphan_refunds"]}
+    reasons = set(quarantine.loc[quarantine["rule"] == "refund_has_order", "reason"])
+    assert reasons == {"refund_has_order: no row in silver/orders matching status = 'completed' with the same order_id"}
     orders = table(datamart, "silver", "orders")
     assert orders["amount_invalid"].sum() == manifest.dirt["absurd_amounts"]
     assert orders.loc[orders["amount_invalid"], "amount"].isna().all()

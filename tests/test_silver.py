@@ -299,6 +299,21 @@ def test_references_flags_rows_whose_key_is_missing_but_not_null_keys(spark):
     assert (agg["_rows"], agg["known_customer"]) == (3, 1)
 
 
+def test_a_rule_may_reference_its_own_table_among_filtered_rows_and_apply_to_some_rows_only(spark):
+    # like "a refund must match a completed order": rows with age >= 50 must share their
+    # customer_id with a row of age < 50, of this run or kept from earlier (accepted)
+    rule = RuleSpec("has_young_twin", "drop", references=("people", ("customer_id",)), where="age >= 50",
+                    reference_where="age < 50")
+    rows = [bronze_row(2, "CUS_A", age="30"), bronze_row(3, "CUS_A", age="60"), bronze_row(4, "CUS_B", age="70"),
+            bronze_row(5, "CUS_C", age="80"), bronze_row(6, "CUS_D", age="20"), bronze_row(7, "CUS_E", age="")]
+    accepted = spark.createDataFrame([("CUS_B", 20, JAN)], "customer_id string, age int, snapshot_date date")
+    _, checked, rules = run(spark, rows, rule, accepted=accepted)
+    flags = {r["_source_line"]: r["_r_has_young_twin"] for r in checked.collect()}
+    assert flags == {2: False, 3: False, 4: False, 5: True, 6: False, 7: False}  # unknown age: not judged
+    [evaluated] = [r for r in rules if r.name == "has_young_twin"]
+    assert evaluated.reason == "no row in silver/people matching age < 50 with the same customer_id"
+
+
 def test_references_without_data_for_the_referenced_table_are_refused(spark):
     rule = RuleSpec("known_customer", "warn", references=("attributes", ("customer_id",)))
     with pytest.raises(KeyError, match="known_customer: no data for referenced table silver/attributes"):

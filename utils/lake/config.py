@@ -187,6 +187,8 @@ class RuleSpec:
     unique: tuple[str, ...] | None = None
     references: tuple[str, tuple[str, ...]] | None = None  # (silver table, columns)
     description: str = ""
+    where: str | None = None  # the rows the rule applies to (check, references)
+    reference_where: str | None = None  # the referenced rows that count
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,7 @@ def _rule(doc: RuleModel) -> RuleSpec:
     return RuleSpec(
         name=doc.name, severity=doc.severity, check=doc.check, unique=None if doc.unique is None else tuple(doc.unique),
         references=None if ref is None else (ref.table, tuple(ref.columns)), description=doc.description or "",
+        where=doc.where, reference_where=None if ref is None else ref.where,
     )
 
 

@@ -217,8 +217,11 @@ class ColumnModel(_Model):
 class ReferencesModel(_Model):
     """The row's `columns` must match the key of silver table `table`."""
 
-    table: Text = Field(description="A silver table of this domain.")
+    table: Text = Field(description="A silver table of this domain (its own table too: its rows of the run and "
+                                    "those kept before).")
     columns: Texts = Field(description="Columns of this table, matched to the other table's same-named columns.")
+    where: Text = Field(None, description="SQL predicate selecting the referenced rows that count, e.g. "
+                                          "status = 'completed'.")
 
 
 class RuleModel(_Model):
@@ -229,12 +232,16 @@ class RuleModel(_Model):
     check: Text = Field(None, description="SQL predicate a row must not make FALSE (NULL passes).")
     unique: Texts = Field(None, description="Key columns (the first row by source line is kept).")
     references: ReferencesModel = Field(None, description="A silver table whose key the row's columns must match.")
+    where: Text = Field(None, description="check and references: SQL predicate selecting the rows the rule applies "
+                                          "to (the others pass), e.g. status = 'refunded'.")
     description: Text = Field(None, description="Shown in the documentation and quality reports.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleModel:
         if sum(x is not None for x in (self.check, self.unique, self.references)) != 1:
             raise _problem(f" ({self.name})", "give exactly one of check, unique, references")
+        if self.where is not None and self.unique is not None:
+            raise _problem(f" ({self.name}).where", "applies to check and references rules, not unique")
         return self
 
 

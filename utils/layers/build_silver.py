@@ -187,8 +187,8 @@ def _plan_silver(
 
 
 def _references_of(t: SilverTable) -> list[str]:
-    """The silver tables `t`'s rules reference, sorted."""
-    return sorted({r.references[0] for r in t.rules if r.references})
+    """The other silver tables `t`'s rules reference, sorted (a rule may reference `t` itself)."""
+    return sorted({r.references[0] for r in t.rules if r.references and r.references[0] != t.name})
 
 
 def _silver_fingerprint(build: Build, t: SilverTable, bronze_identity: str, pii_key: bytes, fps: dict[str, str]) -> str:
@@ -324,7 +324,7 @@ def _referenced_tables(build: Build, t: SilverTable, spark, staged: dict[str, de
     (their staged files), else as committed. Raises when one does not exist yet."""
     datamart = build.datamart
     references = {}
-    for ref in {r.references[0] for r in t.rules if r.references}:
+    for ref in _references_of(t):
         if ref not in staged and not delta_io.table_exists(datamart.table("silver", ref)):
             raise PipelineError(f"silver/{t.name}: references silver/{ref}, which does not exist yet; "
                                 f"build it first (its source is {build.config.silver[ref].source})")

@@ -189,7 +189,8 @@ def _rule_reason(rule: RuleSpec) -> str:
     if rule.unique:
         return f"duplicate of an earlier row with the same {', '.join(rule.unique)}"
     table, cols = rule.references
-    return f"no row in silver/{table} with the same {', '.join(cols)}"
+    among = f" matching {rule.reference_where}" if rule.reference_where else ""
+    return f"no row in silver/{table}{among} with the same {', '.join(cols)}"
 
 
 def check_rules(
@@ -202,7 +203,8 @@ def check_rules(
 ) -> DataFrame:
     """Add `_r_<rule>` (true = fails) for every rule of `table`; metric columns that are
     rules too (`_m_valid_*`) are referenced, not recomputed. `references` maps a silver
-    table name to a DataFrame holding (at least) the referenced key columns. `accepted`
+    table name to a DataFrame holding (at least) the referenced key columns (a rule that
+    references `table` itself reads `df` and `accepted`, the table as the run leaves it). `accepted`
     holds the rows silver keeps outside the partitions being (re)built: a row whose
     unique key is already among them is a duplicate too. `as_of` is the run's date for
     not_future_date (default UTC today)."""
@@ -218,7 +220,7 @@ def check_rules(
             flags[f"{RULE_PREFIX}valid_{spec.name}"] = F.col(f"{METRIC_PREFIX}valid_{spec.name}")
     for rule in table.rules:
         if rule.check:
-            flags[f"{RULE_PREFIX}{rule.name}"] = F.coalesce(~F.expr(rule.check), F.lit(False))
+            flags[f"{RULE_PREFIX}{rule.name}"] = F.coalesce(~F.expr(rule.check), F.lit(False)) & _applies(rule)
     out = df.withColumns(flags)
     for rule in table.rules:
         name = f"{RULE_PREFIX}{rule.name}"
@@ -229,10 +231,17 @@ def check_rules(
             out = _flag_duplicates(out, rule.unique, name, prior)
         else:
             ref_table, cols = rule.references
-            if ref_table not in references:
+            if ref_table == table.name:  # its own rows: those of this run and those kept
+                common = [c for c in df.columns if accepted is not None and c in accepted.columns]
+                rows = df if accepted is None else df.select(*common).unionByName(accepted.select(*common))
+            elif ref_table in references:
+                rows = references[ref_table]
+            else:
                 raise KeyError(f"rule {rule.name}: no data for referenced table silver/{ref_table}")
-            keys = references[ref_table].select(*cols).dropna().distinct().withColumn("_ref_hit", F.lit(True))
-            present = F.lit(True)
+            if rule.reference_where:
+                rows = rows.where(F.expr(rule.reference_where))
+            keys = rows.select(*cols).dropna().distinct().withColumn("_ref_hit", F.lit(True))
+            present = _applies(rule)
             for c in cols:
                 present = present & F.col(c).isNotNull()
             out = (
@@ -241,6 +250,12 @@ def check_rules(
                 .drop("_ref_hit")
             )
     return out
+
+
+def _applies(rule: RuleSpec) -> Column:
+    """Whether a row is one the rule judges: its `where` (true when none; a null counts
+    as not applying)."""
+    return F.coalesce(F.expr(rule.where), F.lit(False)) if rule.where else F.lit(True)
 
 
 #: Up to this many duplicate rows are flagged through a broadcast join of their row ids;

@@ -366,6 +366,10 @@ def render_sources(config: DomainConfig) -> str:
                     kind, body = "unique", ", ".join(r.unique)
                 else:
                     kind, body = "references", f"silver/{r.references[0]} ({', '.join(r.references[1])})"
+                    if r.reference_where:
+                        body += f" among rows with {_code(r.reference_where)}"
+                if r.where:
+                    body = f"rows with {_code(r.where)}: {body}"
                 out.append(f"| {r.name} | {r.severity} | {kind} | {_cell(body)} |")
             out.append("")
     return "\n".join(out)
