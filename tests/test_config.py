@@ -261,3 +261,16 @@ def test_a_silver_column_without_recipe_is_the_same_named_bronze_column_as_text(
     raw["silver"]["clickstream"]["columns"]["channel"] = None
     spec = next(c for c in load_config(path=write(tmp_path, raw)).silver["clickstream"].columns if c.name == "channel")
     assert (spec.source_column, spec.type, spec.validated) == ("channel", "string", False)
+
+
+def test_rule_where_applies_to_check_and_references_only(tmp_path):
+    raw = base()
+    raw["silver"]["attributes"]["rules"][1]["where"] = "age > 18"  # unique_customer_id
+    with pytest.raises(ConfigError, match=r"silver\.attributes\.rules\[1\] \(unique_customer_id\)\.where: applies to "
+                                          r"check and references rules, not unique"):
+        load_config(path=write(tmp_path, raw))
+    raw = base()
+    raw["silver"]["financials"]["rules"][2]["where"] = "annual_income > 0"  # known_customer
+    raw["silver"]["financials"]["rules"][2]["references"]["where"] = "age >= 18"
+    rule = next(r for r in load_config(path=write(tmp_path, raw)).silver["financials"].rules if r.name == "known_customer")
+    assert (rule.where, rule.reference_where) == ("annual_income > 0", "age >= 18")
