@@ -5,6 +5,7 @@
     python main.py collect [--every 15m]  collect sources into landing only
     python main.py report | deck | docs   the quality report, the deck, the docs
     python main.py sql "SELECT ..."       SQL over a domain's silver and gold tables
+    python main.py train --domain D       models out of time, tracked and registered in MLflow
 
 Exit status: 0 on success, 1 when the run fails (one line on stderr says why and where
 the full log is), 2 for wrong options.
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python main.py [build]",
         description="Build the lakehouse datamart: sources -> landing -> bronze -> silver -> gold Delta tables. "
-                    "Other commands: python main.py collect | report | deck | docs | sql (each with --help).",
+                    "Other commands: python main.py collect | report | deck | docs | sql | train (each with --help).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _shared_options(p)
@@ -155,7 +156,7 @@ def summary_table(record) -> Table:
     return table
 
 
-SUBCOMMANDS = ("build", "collect", "report", "deck", "docs", "sql")
+SUBCOMMANDS = ("build", "collect", "report", "deck", "docs", "sql", "train")
 
 
 def available_domains() -> list[str]:
@@ -200,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         return collect_main(argv)
     if command == "sql":
         return sql_main(argv)
+    if command == "train":
+        from utils.ml import train
+
+        # tracked in MLflow by default here; python -m utils.ml.train tracks with --track
+        return train.main(argv if "--tracking-uri" in argv else [*argv, "--track"])
     if command in ("report", "deck", "docs"):
         return _delegate(command, argv)
     return build_main(argv)

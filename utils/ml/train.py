@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import decimal
 import json
 import logging
 import pickle
@@ -371,7 +372,8 @@ def train(spark, datamart: str | Path, label_def: str | None = None, holdout_mon
     when one is named. `spark` is not needed (the stores are read with delta-rs).
 
     Returns ``{"metrics": <JSON-ready dict for metrics.json>, "model": <best fitted
-    pipeline>, "curves": {model: (fpr, tpr, test AUC)}}``.
+    pipeline>, "curves": {model: (fpr, tpr, test AUC)}, "training_frame": <the training
+    rows: feature columns and label>}``.
     """
     from threadpoolctl import threadpool_limits
 
@@ -386,6 +388,10 @@ def train(spark, datamart: str | Path, label_def: str | None = None, holdout_mon
     check_label_def(spark, datamart, label_def, versions["label_store"], domain)
     wanted = model_features(datamart, versions["feature_store"], domain)
     frame = training_set(None, datamart, domain=domain, label=label_def, features=wanted, versions=versions)
+    for name in wanted:  # decimal columns arrive as objects holding Decimal: numbers, not categories
+        values = frame[name].dropna()
+        if frame[name].dtype == object and len(values) and all(isinstance(v, decimal.Decimal) for v in values.head(100)):
+            frame[name] = frame[name].astype(float)
     logger.info("training set %s/%s: %d labelled rows, %d features (feature_store v%s, label_store v%s)",
                 domain, label_def, len(frame), len(wanted), versions["feature_store"], versions["label_store"])
 
@@ -428,7 +434,8 @@ def train(spark, datamart: str | Path, label_def: str | None = None, holdout_mon
     if baseline is not None:
         metrics["baseline"] = score_baseline(baseline, train_rows, test_rows)
         metrics["best_beats_baseline"] = results[best]["test"]["auc"] > metrics["baseline"]["test"]["auc"]
-    return {"metrics": metrics, "model": models[best], "curves": curves}
+    training_frame = train_rows[[*used, LABEL]].reset_index(drop=True)
+    return {"metrics": metrics, "model": models[best], "curves": curves, "training_frame": training_frame}
 
 
 def default_out_dir(datamart: str | Path, label_def: str, timestamp: str) -> Path:
@@ -531,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: <datamart>/_models/<label_def>/<UTC timestamp>)")
     p.add_argument("--master", default=None, help="ignored (the stores are read without Spark); kept for old scripts")
     p.add_argument("--seed", type=int, default=7, help="random seed of the models and the permutations")
+    p.add_argument("--track", action="store_true",
+                   help="log the run to MLflow and register the best model (python main.py train does by default)")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking and registry store (default with --track: sqlite under <datamart>/_mlflow)")
     return p
 
 
@@ -550,11 +561,19 @@ def main(argv: list[str] | None = None) -> int:
                        domain=args.domain, baseline=baseline)
         out = args.out or default_out_dir(datamart, result["metrics"]["label_def"], result["metrics"]["timestamp"])
         save(result, out)
+        tracked = None
+        if args.track or args.tracking_uri:
+            from utils.ml.tracking import log_training
+
+            tracked = log_training(result, datamart, tracking_uri=args.tracking_uri, out_dir=out)
     except (TrainError, ConfigError, delta_io.DeltaIOError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(summary(result["metrics"]))
     print(f"\nsaved: {Path(out).resolve()}")
+    if tracked is not None:
+        print(f"MLflow: run {tracked.run_id} in {tracked.experiment}; registered {tracked.model_name} version "
+              f"{tracked.version}; champion: version {tracked.champion} ({tracked.decision})")
     return 0
 
 
