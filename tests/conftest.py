@@ -57,3 +57,19 @@ def cs611_dmy() -> Path:
     if not (CS611_DMY / "features_attributes.csv").exists():
         pytest.skip(f"re-saved CS611 data not found at {CS611_DMY}")
     return CS611_DMY
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of the PostgreSQL the machine runs (LAKEHOUSE_TEST_POSTGRES_URL, default
+    postgresql://postgres@127.0.0.1:5432/test), checked by connecting; a skip saying why
+    when there is none."""
+    import os
+
+    psycopg = pytest.importorskip("psycopg")
+    url = os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL at 127.0.0.1: {str(exc).splitlines()[0]}")
+    return url

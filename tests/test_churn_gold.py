@@ -300,20 +300,17 @@ def test_churn_deck_reads_its_numbers_from_the_run_and_fits_ten_slides(built, tm
     assert facts.label.unit == "customer" and "60 days after D" in facts.label.rule
 
 
-def test_churn_gold_exports_into_postgresql_with_every_row(built):
+def test_churn_gold_exports_into_postgresql_with_every_row(built, postgres_url):
     """The churn gold tables in the PostgreSQL on 127.0.0.1 (skipped without one): the
     DDL applied, the row counts equal, the label store keyed by its contract."""
-    import os
     import uuid
 
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
+
     from utils.warehouse import export
 
-    url = os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        pg = psycopg.connect(url, connect_timeout=3, autocommit=True)
-    except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL at {export.mask_url(url)}: {str(exc).splitlines()[0]}")
+    url = postgres_url
+    pg = psycopg.connect(url, connect_timeout=3, autocommit=True)
     _, datamart = built
     prefix = f"churn_test_{uuid.uuid4().hex[:8]}"
     try:

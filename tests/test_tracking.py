@@ -7,7 +7,6 @@ and a real PostgreSQL on 127.0.0.1 where one is reachable (skipped otherwise).""
 from __future__ import annotations
 
 import copy
-import os
 import uuid
 
 import pytest
@@ -74,13 +73,11 @@ def test_champion_moves_only_to_a_model_not_worse_on_the_same_cut(trained, sampl
     assert _client(uri).get_run(kept.run_id).data.tags["champion_decision"] == kept.decision
 
 
-def test_tracking_into_a_real_postgresql(trained, sample_datamart, tmp_path):
-    psycopg = pytest.importorskip("psycopg")
-    base = os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        admin = psycopg.connect(base, connect_timeout=3, autocommit=True)
-    except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1: {str(exc).splitlines()[0]}")
+def test_tracking_into_a_real_postgresql(trained, sample_datamart, tmp_path, postgres_url):
+    import psycopg
+
+    base = postgres_url
+    admin = psycopg.connect(base, connect_timeout=3, autocommit=True)
     name = f"mlflow_test_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
