@@ -145,6 +145,20 @@ def _entity(columns: Sequence[str], given: str | None) -> str:
     return columns[0]
 
 
+def _entity_and_features(path: Path, version: int | None, entity: str | None,
+                         features: Sequence[str] | None) -> tuple[str, list[str]]:
+    """The entity column and the feature columns to read from the feature store at
+    `version` (`features`, else all of them); KeyError naming those it lacks."""
+    columns = _schema(path, version).names
+    entity = _entity(columns, entity)
+    wanted = list(features) if features is not None else feature_columns(columns, entity)
+    missing = [f for f in wanted if f not in columns]
+    if missing:
+        raise KeyError(f"feature(s) {missing} not in gold/feature_store version "
+                       f"{'latest' if version is None else version}")
+    return entity, wanted
+
+
 # --------------------------------------------------------------------------- the as-of join
 
 
@@ -281,12 +295,7 @@ def training_arrow(
     """One row per label of `label` (see :func:`training_set`), as Arrow, at `versions`."""
     chosen = versions if versions is not None else store_versions(datamart, domain=domain)
     store_path = _store_path(datamart, domain, "feature_store")
-    columns = _schema(store_path, chosen["feature_store"]).names
-    entity = _entity(columns, entity)
-    wanted = list(features) if features is not None else feature_columns(columns, entity)
-    missing = [f for f in wanted if f not in columns]
-    if missing:
-        raise KeyError(f"feature(s) {missing} not in gold/feature_store version {chosen['feature_store']}")
+    entity, wanted = _entity_and_features(store_path, chosen["feature_store"], entity, features)
     keys = _label_rows(_store_path(datamart, domain, "label_store"), chosen["label_store"], entity, label,
                        start, end)
     dates = pc.unique(keys[FEATURE_DATE].drop_null())
@@ -358,12 +367,7 @@ def latest_arrow(
     if day is None:
         raise ValueError("as_of is required: the date the features are wanted for")
     path = _store_path(datamart, domain, "feature_store")
-    schema = _schema(path, version)
-    entity = _entity(schema.names, entity)
-    wanted = list(features) if features is not None else feature_columns(schema.names, entity)
-    missing = [f for f in wanted if f not in schema.names]
-    if missing:
-        raise KeyError(f"feature(s) {missing} not in gold/feature_store version {version or 'latest'}")
+    entity, wanted = _entity_and_features(path, version, entity, features)
     rows = _read(path, version, columns=[entity, SNAPSHOT, *wanted],
                  partitions=pds.field(SNAPSHOT) <= pa.scalar(day, pa.date32()))
     if entities is not None:

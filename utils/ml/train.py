@@ -360,7 +360,10 @@ def label_defs(datamart: str | Path, version: int, domain: str = DEFAULT_DOMAIN)
 def check_label_def(spark, datamart: str | Path, label_def: str, version: int, domain: str = DEFAULT_DOMAIN) -> None:
     """TrainError naming the known label definitions when `label_def` is not one of them
     (`spark` is not used; kept for the notebooks that pass one)."""
-    known = label_defs(datamart, version, domain)
+    _check_known(label_def, label_defs(datamart, version, domain))
+
+
+def _check_known(label_def: str, known: list[str]) -> None:
     if label_def not in known:
         raise TrainError(f"unknown label def {label_def!r}; gold/label_store has {', '.join(known) or 'no labels'}")
 
@@ -380,12 +383,11 @@ def train(spark, datamart: str | Path, label_def: str | None = None, holdout_mon
     datamart = Path(datamart)
     timestamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
     versions = check_datamart(datamart, domain)
-    if label_def is None:
-        known = label_defs(datamart, versions["label_store"], domain)
-        if not known:
-            raise TrainError(f"gold/{domain}/label_store holds no labels")
-        label_def = known[0]
-    check_label_def(spark, datamart, label_def, versions["label_store"], domain)
+    known = label_defs(datamart, versions["label_store"], domain)  # read once: the default and the check
+    if label_def is None and not known:
+        raise TrainError(f"gold/{domain}/label_store holds no labels")
+    label_def = label_def or known[0]
+    _check_known(label_def, known)
     wanted = model_features(datamart, versions["feature_store"], domain)
     frame = training_set(None, datamart, domain=domain, label=label_def, features=wanted, versions=versions)
     for name in wanted:  # decimal columns arrive as objects holding Decimal: numbers, not categories

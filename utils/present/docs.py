@@ -69,20 +69,10 @@ def _short_hash(body: object) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def feature_definition(feature: FeatureDef, spec: GoldSpec) -> dict:
-    """Everything that decides a feature's values (what its version hashes)."""
-    table, cutoff = spec.sources[feature.source]
-    return {
-        "name": feature.name, "source": feature.source, "table": table, "cutoff": cutoff,
-        "expr": feature.expr, "aggregate": feature.aggregate, "column": feature.column,
-        "months": feature.months, "version": feature.version,
-    }
-
-
 def feature_version(feature: FeatureDef, spec: GoldSpec) -> str:
-    """``v<declared version>-<8 hex digits of the definition's hash>``; the feature
-    registry's version (one version per feature in both files): for a feature with only
-    the core fields, the hash of :func:`feature_definition`."""
+    """``v<declared version>-<8 hex digits of the definition's hash>``: the feature
+    registry's version (:func:`utils.ml.registry.feature_version`), so both files show
+    one version per feature."""
     from utils.ml.registry import feature_version as registry_version
 
     return registry_version(feature, spec)
@@ -92,7 +82,8 @@ def label_version(label: LabelDef) -> str:
     """``v1-<hash of the definition>`` (labels have no declared version): dpd and mob, or
     for a no_event label its days, table, event time and predicate."""
     if label.kind == "no_event":
-        return f"v1-{_short_hash({'label_def': label.name, 'kind': label.kind, 'days': label.days, 'table': label.table, 'time': label.time, 'where': label.where})}"
+        return "v1-" + _short_hash({"label_def": label.name, "kind": label.kind, "days": label.days,
+                                    "table": label.table, "time": label.time, "where": label.where})
     return f"v1-{_short_hash({'label_def': label.name, 'dpd': label.dpd, 'mob': label.mob})}"
 
 
