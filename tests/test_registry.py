@@ -22,11 +22,12 @@ def _spec(features: list[FeatureDef], *, event_times: dict[str, str] | None = No
 
 def test_every_configured_feature_is_registered_once_with_a_description_and_a_transformation():
     configured = collections.Counter(
-        (c.domain, f.name) for c in (load_config(path=p) for p in sorted(CONF_DIR.glob("*.yaml"))) if c.gold
-        for f in c.gold.features
+        (c.domain, table, f.name) for c in (load_config(path=p) for p in sorted(CONF_DIR.glob("*.yaml"))) if c.gold
+        for table, spec in {"feature_store": c.gold, **c.gold.tables}.items() for f in spec.features
     )
     entries = registry.registry()
-    assert collections.Counter((e.domain, e.name) for e in entries) == configured
+    assert collections.Counter((e.domain, e.table, e.name) for e in entries) == configured
+    assert any(e.table == "item_features" for e in entries)  # entity tables are registered too
     assert all(e.description.strip() and e.transformation.strip() and e.source and e.version for e in entries)
 
 

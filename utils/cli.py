@@ -202,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "sql":
         return sql_main(argv)
     if command == "train":
+        if _recommends(_option(argv, "--domain")):
+            from utils.ml import recommend
+
+            return recommend.main(argv if "--tracking-uri" in argv else [*argv, "--track"])
         from utils.ml import train
 
         # tracked in MLflow by default here; python -m utils.ml.train tracks with --track
@@ -209,6 +213,24 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("report", "deck", "docs"):
         return _delegate(command, argv)
     return build_main(argv)
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of `name` in `argv` (``--name V`` or ``--name=V``), else None."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _recommends(domain: str | None) -> bool:
+    """Whether the domain's models are recommenders (gold.recommend in its YAML)."""
+    if domain is None or domain not in available_domains():
+        return False
+    gold = load_config(domain).gold
+    return gold is not None and gold.recommend is not None
 
 
 def _delegate(command: str, argv: list[str]) -> int:
@@ -291,6 +313,7 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
         logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers),
                     options.data_root)
         record = pipeline.run_pipeline(config, options, spark, RichProgress(err))
+        _evaluate_recommenders(config, options, record, spark)
     except KeyboardInterrupt:
         err.print(f"error: interrupted; tables keep their last committed versions (log: {log_file})")
         return 130
@@ -313,6 +336,20 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
         else:
             out.print(f"report: latest is {latest} (run {latest.parent.name}); for this run {hint}", soft_wrap=True)
     return 0
+
+
+def _evaluate_recommenders(config, options, record, spark) -> None:
+    """After a build that wrote gold (or left no evaluation yet), a domain with
+    recommenders is evaluated: <datamart>/_models/<domain>/evaluation.json."""
+    if config.gold is None or config.gold.recommend is None or "gold" not in options.layers:
+        return
+    from utils.ml import recommend
+
+    latest = Datamart(options.datamart, config.domain).models / "evaluation.json"
+    wrote_gold = any(o.layer == "gold" and o.status != "unchanged" for o in record.outputs)
+    if wrote_gold or not latest.is_file():
+        report = recommend.run(spark(), options.datamart, config.domain)
+        logger.info("\n%s", recommend.summary(report))
 
 
 def collect_parser() -> argparse.ArgumentParser:

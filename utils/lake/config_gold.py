@@ -65,23 +65,39 @@ class GoldSourceModel(_Model):
                        "of days ending at D.")
 
 
-class LabelModel(_Model):
-    """A label: `dpd`+ days past due at month on book `mob` (kind dpd_at_mob), or no event
-    of `table` within `days` after D (kind no_event, e.g. churn)."""
+class GradedEventsModel(_Model):
+    """Events of a silver table that count towards an interactions label, with their grade."""
 
-    kind: _choice("dpd_at_mob", "no_event") = Field("dpd_at_mob", description="dpd_at_mob (loans) or no_event.")
-    name: Text = Field(None, description="kind no_event: the label_def, e.g. churn_60d.")
+    table: Text = Field(description="A silver table of events.")
+    time: Text = Field(description="Its event-time column.")
+    where: Text = Field(None, description="SQL predicate selecting the events that count.")
+    grade: Text = Field(description="SQL expression of the event's relevance grade (an integer; the highest grade "
+                        "of an (entity, item) in the window is its label), e.g. case event_type when 'purchase' "
+                        "then 3 when 'add_to_cart' then 2 else 1 end.")
+
+
+class LabelModel(_Model):
+    """A label: `dpd`+ days past due at month on book `mob` (kind dpd_at_mob), no event
+    of `table` within `days` after D (kind no_event, e.g. churn), or the items an entity
+    interacts with in the `days` after D, graded (kind interactions, recommendation)."""
+
+    kind: _choice("dpd_at_mob", "no_event", "interactions") = Field(
+        "dpd_at_mob", description="dpd_at_mob (loans), no_event (churn) or interactions (recommendation).")
+    name: Text = Field(None, description="kinds no_event and interactions: the label_def, e.g. churn_60d.")
     dpd: PositiveCount = Field(None, description="kind dpd_at_mob: days past due.")
     mob: PositiveCount = Field(None, description="kind dpd_at_mob: month on book.")
-    days: PositiveCount = Field(None, description="kind no_event: the window (D, D + days].")
+    days: PositiveCount = Field(None, description="kinds no_event and interactions: the window (D, D + days].")
     table: Text = Field(None, description="kind no_event: the silver table of events.")
     time: Text = Field(None, description="kind no_event: its event-time column.")
     where: Text = Field(None, description="kind no_event: SQL predicate of the events that count.")
+    item: Text = Field(None, description="kind interactions: the item column of the events, e.g. product_id.")
+    events: list[GradedEventsModel] = Field(None, description="kind interactions: the graded events.")
     description: Text = Field(None, description="Shown in the documentation.")
 
     @model_validator(mode="after")
     def _consistent(self) -> LabelModel:
-        needed = ("dpd", "mob") if self.kind == "dpd_at_mob" else ("name", "days", "table", "time")
+        needed = {"dpd_at_mob": ("dpd", "mob"), "no_event": ("name", "days", "table", "time"),
+                  "interactions": ("name", "days", "item", "events")}[self.kind]
         missing = [k for k in needed if getattr(self, k) is None]
         if missing:
             raise _problem(f".{missing[0]}", f"required with kind {self.kind}")
@@ -176,6 +192,111 @@ class LeakageModel(_Model):
     max_single_feature_auc: Number = Field(0.95, description="A feature predicting the label better than this is "
                                            "reported as a leak.")
 
+    @field_validator("replay_cut", mode="before")
+    @classmethod
+    def _a_date(cls, value: Any) -> Any:
+        return _date_text(value)
+
+
+def _check_features(features: list[FeatureModel], sources: dict[str, GoldSourceModel], prefix: str = "") -> list[str]:
+    """The expanded feature names, after checking each feature's source and window."""
+    names = []
+    for i, entry in enumerate(features):
+        for feat in entry.expanded():
+            where = f"{prefix}.features[{i}] ({feat['name']})"
+            if "source" in feat and feat["source"] not in sources:
+                raise _problem(f"{where}.source", f"{feat['source']!r} not in the sources")
+            _check_window(where, feat, sources.get(feat.get("source")))
+            names.append(feat["name"])
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _problem(f"{prefix}.features", f"duplicate feature name(s) {dupes}")
+    return names
+
+
+class EntityTableModel(_Model):
+    """A feature table of another entity (e.g. the items of a recommendation domain),
+    built as of every snapshot D like the feature store, written as gold/<name>."""
+
+    description: Text = Field(None, description="Shown in the documentation.")
+    population: PopulationModel = Field(description="Who gets a row for snapshot D.")
+    sources: dict[str, GoldSourceModel] = Field(description="Name used by features -> silver table and cutoff.")
+    features: list[FeatureModel] = Field(description="Features of the table, in catalogue order.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntityTableModel:
+        _check_features(self.features, self.sources)
+        return self
+
+
+class CoEventsModel(_Model):
+    """Events grouped into baskets (a session, a customer's orders): two items of one
+    basket co-occur."""
+
+    table: Text = Field(description="A silver table of events.")
+    time: Text = Field(description="Its event-time column.")
+    group: Text = Field(description="The basket column, e.g. session_id or user_id.")
+    where: Text = Field(None, description="SQL predicate selecting the events that count.")
+
+
+class ContentModel(_Model):
+    """The item texts whose TF-IDF similarity is recorded: the latest version of each item
+    known at D, the vectoriser fitted on the catalogue as known at D."""
+
+    table: Text = Field(description="A silver table of item versions.")
+    time: Text = Field(description="The column from which a version is known, e.g. updated_at.")
+    text: list[Text] = Field(description="Columns joined into the item's text, e.g. [title, description, category].")
+    max_features: PositiveCount = Field(5000, description="Vocabulary size of the TF-IDF vectoriser.")
+
+
+class SimilarityModel(_Model):
+    """An item-item similarity table as of every snapshot D: co-occurrence within baskets
+    (counts, Jaccard and lift) and TF-IDF content similarity, top N neighbours per item."""
+
+    description: Text = Field(None, description="Shown in the documentation.")
+    item: Text = Field(description="The item column of the events, e.g. product_id.")
+    days: PositiveCount = Field(180, description="Co-occurrence: the events of the days up to and including D.")
+    top_n: PositiveCount = Field(20, description="Neighbours kept per item and kind.")
+    min_count: PositiveCount = Field(2, description="Co-occurrence: pairs seen in fewer baskets are not kept.")
+    cooccurrence: dict[str, CoEventsModel] = Field(
+        description="Kind name (e.g. session, purchase) -> the events and their baskets.")
+    content: ContentModel = Field(None, description="TF-IDF content similarity (kind content).")
+
+
+class WeightedEventsModel(_Model):
+    """Events of a silver table the recommenders learn from, with their confidence."""
+
+    table: Text = Field(description="A silver table of events.")
+    time: Text = Field(description="Its event-time column.")
+    where: Text = Field(None, description="SQL predicate selecting the events.")
+    weight: Number = Field(description="Confidence of one such event (implicit feedback), e.g. view 1, purchase 5.")
+    kind: Text = Field(description="The event type the recommenders see, e.g. view or purchase (purchases are "
+                       "not recommended again).")
+
+
+class RecommendModel(_Model):
+    """Recommenders trained before one global cut and evaluated on the label window after
+    it (python main.py train --domain D)."""
+
+    label: Text = Field(description="The interactions label the recommenders are evaluated on.")
+    user: Text = Field(description="The user column of the events.")
+    item: Text = Field(description="The item column of the events.")
+    events: list[WeightedEventsModel] = Field(description="The interactions learnt from, with their weights.")
+    cut: Text = Field(None, description="The global cut D (a month end): train on events up to the end of D, "
+                      "evaluate on the label rows of D. Default: the latest D with labels.")
+    catalogue: Text = Field(None, description="A gold entity table of the items (e.g. item_features): the catalogue "
+                            "at D, and its texts for the content model.")
+    ks: list[PositiveCount] = Field([5, 10, 20], description="The cut-offs K of the metrics.")
+    ceiling: dict[str, Number] = Field({"precision_at_10": 0.5, "ndcg_at_10": 0.7}, description="Leakage alarm: "
+                                       "a model scoring above one of these (metric_at_k -> value) is reported.")
+    models: dict[str, dict[str, Any]] = Field({}, description="Model name (popularity, cooccurrence, als, content) "
+                                              "-> its parameters.")
+
+    @field_validator("cut", mode="before")
+    @classmethod
+    def _a_date(cls, value: Any) -> Any:
+        return _date_text(value)
+
 
 class GoldModel(_Model):
     """Population, point-in-time sources, labels, features and leakage settings."""
@@ -184,6 +305,10 @@ class GoldModel(_Model):
     sources: dict[str, GoldSourceModel] = Field(description="Name used by features -> silver table and cutoff.")
     labels: list[LabelModel] = Field(description="Labels of the label store.")
     features: list[FeatureModel] = Field(description="Features of the feature store, in catalogue order.")
+    tables: dict[str, EntityTableModel] = Field(None, description="Feature tables of other entities (gold/<name>), "
+                                                "e.g. item_features.")
+    similarity: dict[str, SimilarityModel] = Field(None, description="Item-item similarity tables (gold/<name>).")
+    recommend: RecommendModel = Field(None, description="Recommenders and their out-of-time evaluation.")
     leakage: LeakageModel = Field(None, description="Leakage guards.")
     owner: Text = Field(None, description="Team or person answering for the domain's features (feature registry).")
     baseline: Text = Field(None, description="A feature that alone ranks the entities (e.g. days_since_order): the "
@@ -191,17 +316,21 @@ class GoldModel(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldModel:
-        names = []
-        for i, entry in enumerate(self.features):
-            for feat in entry.expanded():
-                where = f".features[{i}] ({feat['name']})"
-                if "source" in feat and feat["source"] not in self.sources:
-                    raise _problem(f"{where}.source", f"{feat['source']!r} not in gold.sources")
-                _check_window(where, feat, self.sources.get(feat.get("source")))
-                names.append(feat["name"])
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise _problem(".features", f"duplicate feature name(s) {dupes}")
+        names = _check_features(self.features, self.sources)
         if self.baseline is not None and self.baseline not in names:
             raise _problem(".baseline", f"{self.baseline!r} is not a feature of gold.features")
+        if self.recommend is not None:
+            kinds = {lb.name: lb.kind for lb in self.labels}
+            if kinds.get(self.recommend.label) != "interactions":
+                raise _problem(".recommend.label", f"{self.recommend.label!r} is not a label of kind interactions")
+            if self.recommend.catalogue is not None and self.recommend.catalogue not in (self.tables or {}):
+                raise _problem(".recommend.catalogue", f"{self.recommend.catalogue!r} is not in gold.tables")
+        reserved = {"feature_store", "label_store"}
+        extra = [*(self.tables or {}), *(self.similarity or {})]
+        clash = sorted({n for n in extra if n in reserved or extra.count(n) > 1})
+        if clash:
+            raise _problem(".tables", f"gold table name(s) {clash} taken (feature_store, label_store or twice)")
+        for n in extra:
+            if not _SNAKE.fullmatch(n):
+                raise _problem(f".tables.{n}", "gold table names are lower snake_case")
         return self

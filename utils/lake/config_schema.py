@@ -328,6 +328,23 @@ class DomainModel(_Model):
             tables.update({f".gold.population.events[{i}].table": e.table for i, e in enumerate(pop.events or [])})
             tables.update({f".gold.labels[{i}].table": lb.table for i, lb in enumerate(self.gold.labels) if lb.table})
             tables.update({f".gold.sources.{n}.table": s.table for n, s in self.gold.sources.items()})
+            for i, lb in enumerate(self.gold.labels):
+                tables.update({f".gold.labels[{i}].events[{j}].table": e.table for j, e in enumerate(lb.events or [])})
+            for name, t in (self.gold.tables or {}).items():
+                where = f".gold.tables.{name}"
+                if t.population.table:
+                    tables[f"{where}.population.table"] = t.population.table
+                tables.update({f"{where}.population.events[{i}].table": e.table
+                               for i, e in enumerate(t.population.events or [])})
+                tables.update({f"{where}.sources.{n}.table": s.table for n, s in t.sources.items()})
+            if self.gold.recommend is not None:
+                tables.update({f".gold.recommend.events[{i}].table": e.table
+                               for i, e in enumerate(self.gold.recommend.events)})
+            for name, sim in (self.gold.similarity or {}).items():
+                tables.update({f".gold.similarity.{name}.cooccurrence.{k}.table": c.table
+                               for k, c in sim.cooccurrence.items()})
+                if sim.content is not None:
+                    tables[f".gold.similarity.{name}.content.table"] = sim.content.table
             for where, table_name in tables.items():
                 if table_name not in self.silver:
                     raise _problem(where, f"no silver table {table_name!r}")

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The gold tables every domain has; a domain may add entity and similarity tables
+#: (GoldSpec.table_names lists them all, in the order they are committed).
 GOLD_TABLES = ("feature_store", "label_store")
 
 
@@ -52,6 +54,8 @@ def _gold_since(build: Build, identities: dict[str, str], paths: dict[str, Path]
     if options.full_refresh or options.start is not None or options.end is not None:
         return None
     if spec.population_kind != "rows" or any(label.kind != "dpd_at_mob" for label in spec.labels):
+        return None
+    if spec.tables or spec.similarity:
         return None  # activity and label windows reach across months (and labels forward): rebuilt whole
     partial = {t: build.changes[f"silver/{t}"] for t in identities if f"silver/{t}" in build.changes}
     if not partial:
@@ -85,9 +89,9 @@ def build_gold(
         raise PipelineError(f"{build.config.file}: no gold section; nothing to build")
     identities, fp, paths = _gold_inputs(build, silver_views, silver_fingerprints)
     if not options.full_refresh and all(
-        build.ledger.unchanged(f"gold/{n}", fp, delta_io.table_version(paths[n])) for n in GOLD_TABLES
+        build.ledger.unchanged(f"gold/{n}", fp, delta_io.table_version(paths[n])) for n in paths
     ):
-        for n in GOLD_TABLES:
+        for n in paths:
             logger.info("gold/%s: inputs unchanged since version %s, skipped", n, delta_io.table_version(paths[n]))
         _record_gold_unchanged(build, paths, fp, 0.0)
         return []
@@ -107,18 +111,16 @@ def build_gold(
             logger.info("gold: no feature or label row dated %s or later; gold unchanged (guards not rerun)", since)
             _record_gold_unchanged(build, paths, fp, time.perf_counter() - began)
             return []
-        features, labels = inputs.assemble()
-        features = features.persist(StorageLevel.MEMORY_AND_DISK)
-        labels = labels.persist(StorageLevel.MEMORY_AND_DISK)
-        persisted += [features, labels]
+        frames = {n: df.persist(StorageLevel.MEMORY_AND_DISK) for n, df in inputs.assemble().items()}
+        persisted += list(frames.values())
         results: list[dict] = []
-        results += _cutoff_guard(build, features)
+        results += _cutoff_guard(build, frames)
         progress.advance("cutoff guard")
-        results += _replay_guard(build, inputs, features, labels)
+        results += _replay_guard(build, inputs, frames)
         progress.advance("replay guard")
-        results += _auc_alarm(build, spark, paths, since, features, labels)
+        results += _auc_alarm(build, spark, paths, since, frames["feature_store"], frames["label_store"])
         progress.advance("AUC alarm")
-        _stage_gold(build, paths, since, {"feature_store": features, "label_store": labels}, staged)
+        _stage_gold(build, paths, since, frames, staged)
         progress.advance("write")
     except BaseException:
         for write in staged.values():
@@ -145,12 +147,12 @@ def _gold_inputs(
             raise PipelineError(f"gold: silver/{t} does not exist yet; build --layers silver first")
         identities[t] = silver_fingerprints.get(f"silver/{t}") or committed_identity(build.ledger, f"silver/{t}", path)
     fp = fingerprint("gold", spec.fingerprint(), identities, build.options.start, build.options.end)
-    return identities, fp, {n: datamart.table("gold", n) for n in GOLD_TABLES}
+    return identities, fp, {n: datamart.table("gold", n) for n in spec.table_names}
 
 
 def _record_gold_unchanged(build: Build, paths: dict[str, Path], fp: str, seconds: float) -> None:
-    """Record both gold tables as unchanged, at their committed versions."""
-    for n in GOLD_TABLES:
+    """Record every gold table as unchanged, at its committed version."""
+    for n in paths:
         build.record.outputs.append(OutputRecord(
             "gold", f"gold/{n}", str(paths[n]), delta_io.table_version(paths[n]), 0, 0, 0, 0, 0, seconds,
             "unchanged", fp,
@@ -185,15 +187,17 @@ class _GoldInputs:
         last = min(d for d in (end, cut) if d is not None) if (end or cut) else None
         return df if last is None else df.where(F.col("snapshot_date") <= F.lit(last))
 
-    def assemble(self, cut: dt.date | None = None) -> tuple[DataFrame, DataFrame]:
-        """Feature and label rows from silver, as of `cut` (None: everything)."""
+    def assemble(self, cut: dt.date | None = None) -> dict[str, DataFrame]:
+        """Every gold table's rows from silver (spec.table_names), as of `cut` (None:
+        everything)."""
         from pyspark.sql import functions as F
 
         from utils.layers import gold
 
         spec = self.build.config.gold
+        end = None
         if spec.population_kind == "active":
-            population, labels = self._event_population_and_labels(cut)
+            population, labels, end = self._event_population_and_labels(cut)
         else:
             loans = self.silver(spec.population_table, cut)
             population = gold.build_population(loans, spec)
@@ -203,18 +207,55 @@ class _GoldInputs:
         if first is not None:
             population = population.where(F.col("snapshot_date") >= F.lit(first))
             labels = labels.where(F.col("snapshot_date") >= F.lit(first))
-        sources = {name: self.silver(table, cut) for name, (table, _) in spec.sources.items()}
-        features = gold.build_feature_store(population, sources, spec)
-        return features, labels
+        frames = {"feature_store": self._features(spec, population, cut)}
+        snapshots = None
+        for name, sub in spec.tables.items():
+            frames[name] = self._features(sub, self._entity_population(sub, cut, end, first), cut)
+        if spec.similarity:
+            from utils.layers import gold_similarity
 
-    def _event_population_and_labels(self, cut: dt.date | None) -> tuple[DataFrame, DataFrame]:
-        """Population kind active and its no_event labels, as of `cut`. The data reach
-        to the last event day of the uncut tables (or `cut`, the day the data stop when
-        cut): month ends after it get no feature row, windows past it no label."""
+            snapshots = sorted(r[0] for r in population.select("snapshot_date").distinct().collect())
+            for name, sim in spec.similarity.items():
+                silver = {t: self.silver(t, cut) for t in sim.silver_tables}
+                frames[name] = gold_similarity.build_similarity(self.spark, sim, silver, snapshots)
+        frames["label_store"] = labels
+        return frames
+
+    def _features(self, spec, population: DataFrame, cut: dt.date | None) -> DataFrame:
+        from utils.layers import gold
+
+        sources = {name: self.silver(table, cut) for name, (table, _) in spec.sources.items()}
+        return gold.build_feature_store(population, sources, spec)
+
+    def _entity_population(self, sub, cut: dt.date | None, end: dt.date | None, first: dt.date | None) -> DataFrame:
+        """The population of an entity table: its rows, or its active entities at the
+        month ends up to the data's end (that of the feature store's population)."""
+        from pyspark.sql import functions as F
+
+        from utils.layers import gold, gold_events
+
+        if sub.population_kind == "rows":
+            population = gold.build_population(self.silver(sub.population_table, cut), sub)
+        else:
+            if end is None:
+                tables = [(t, time) for t, time, _ in sub.activity]
+                end = gold_events.data_end([(self.silver(t), time) for t, time in tables])
+                end = end if cut is None or end is None else min(end, cut)
+            start = dt.date.fromisoformat(sub.population_start) if sub.population_start else None
+            population = gold_events.build_active_population(
+                [(self.silver(t, cut), time, where) for t, time, where in sub.activity], sub, last=end, first=start)
+        return population if first is None else population.where(F.col("snapshot_date") >= F.lit(first))
+
+    def _event_population_and_labels(self, cut: dt.date | None) -> tuple[DataFrame, DataFrame, dt.date]:
+        """Population kind active and its no_event / interactions labels, as of `cut`,
+        and the day the data end. The data reach to the last event day of the uncut
+        tables (or `cut`, the day the data stop when cut): month ends after it get no
+        feature row, windows past it no label."""
         from utils.layers import gold_events
 
         spec = self.build.config.gold
-        tables = [(t, time) for t, time, _ in spec.activity] + [(lb.table, lb.time) for lb in spec.labels]
+        tables = [(t, time) for t, time, _ in spec.activity] + [(lb.table, lb.time) for lb in spec.labels if lb.table]
+        tables += [(t, time) for lb in spec.labels for t, time, _, _ in lb.graded]
         end = gold_events.data_end([(self.silver(t), time) for t, time in tables])
         if end is None:
             raise PipelineError(f"gold: {', '.join(sorted({t for t, _ in tables}))} hold no events")
@@ -222,33 +263,41 @@ class _GoldInputs:
         first = dt.date.fromisoformat(spec.population_start) if spec.population_start else None
         population = gold_events.build_active_population(
             [(self.silver(t, cut), time, where) for t, time, where in spec.activity], spec, last=end, first=first)
-        if any(lb.kind != "no_event" for lb in spec.labels):
-            raise PipelineError("gold: population kind active takes labels of kind no_event")
-        labels = functools.reduce(lambda a, b: a.unionByName(b), [
-            gold_events.build_no_event_labels(population, self.silver(lb.table, cut), lb, spec.entity, data_end=end)
-            for lb in spec.labels])
-        return population, labels
+        if any(lb.kind == "dpd_at_mob" for lb in spec.labels):
+            raise PipelineError("gold: population kind active takes labels of kind no_event or interactions")
+        parts = []
+        for lb in spec.labels:
+            if lb.kind == "no_event":
+                parts.append(gold_events.build_no_event_labels(population, self.silver(lb.table, cut), lb,
+                                                               spec.entity, data_end=end))
+            else:
+                parts.append(gold_events.build_interaction_labels(
+                    population, {t: self.silver(t, cut) for t in lb.tables}, lb, spec.entity, data_end=end))
+        return population, functools.reduce(lambda a, b: a.unionByName(b), parts), end
 
 
-def _cutoff_guard(build: Build, features: DataFrame) -> list[dict]:
-    """(b) The `_meta/leakage` row of the cutoff guard: no feature row read a source row
-    beyond its cutoff. Raises LeakageError when one did."""
+def _cutoff_guard(build: Build, frames: dict[str, DataFrame]) -> list[dict]:
+    """(b) The `_meta/leakage` rows of the cutoff guard, one per feature table: no
+    feature row read a source row beyond its cutoff. Raises LeakageError when one did."""
     from utils.layers import gold, leakage
 
-    run_id, domain = build.record.run_id, build.config.domain
-    violations = features.agg(gold.cutoff_violations(features, build.config.gold).alias("n")).first()["n"] or 0
-    row = leakage.result(run_id, "cutoff", "gold/feature_store", float(violations), 0.0,
-                         violations == 0, "feature rows that read a source row beyond its cutoff", domain=domain)
-    if violations:
-        raise LeakageError(f"gold/feature_store: {violations} feature row(s) read source rows dated after "
-                           "their cutoff; nothing was written")
-    return [row]
+    run_id, domain, spec = build.record.run_id, build.config.domain, build.config.gold
+    rows = []
+    for name, sub in {"feature_store": spec, **spec.tables}.items():
+        features = frames[name]
+        violations = features.agg(gold.cutoff_violations(features, sub).alias("n")).first()["n"] or 0
+        rows.append(leakage.result(run_id, "cutoff", f"gold/{name}", float(violations), 0.0, violations == 0,
+                                   "feature rows that read a source row beyond its cutoff", domain=domain))
+        if violations:
+            raise LeakageError(f"gold/{name}: {violations} row(s) read source rows dated after their cutoff; "
+                               "nothing was written")
+    return rows
 
 
-def _replay_guard(build: Build, inputs: _GoldInputs, features: DataFrame, labels: DataFrame) -> list[dict]:
-    """(a) The `_meta/leakage` rows of the replay guard (none without a replay_cut):
-    gold <= cut built from data <= cut equals the full build <= cut. Raises
-    LeakageError at the first table where it does not."""
+def _replay_guard(build: Build, inputs: _GoldInputs, frames: dict[str, DataFrame]) -> list[dict]:
+    """(a) The `_meta/leakage` rows of the replay guard (none without a replay_cut), one
+    per gold table: gold <= cut built from data <= cut equals the full build <= cut.
+    Raises LeakageError at the first table where it does not."""
     from utils.layers import leakage
 
     run_id, domain, spec, since = build.record.run_id, build.config.domain, build.config.gold, inputs.since
@@ -256,20 +305,19 @@ def _replay_guard(build: Build, inputs: _GoldInputs, features: DataFrame, labels
     cut = dt.date.fromisoformat(spec.replay_cut) if spec.replay_cut else None
     if cut is not None and since is not None and cut < since:
         # no row <= cut is rebuilt: the rows kept passed this guard when they were built
-        for name in ("gold/feature_store", "gold/label_store"):
-            results.append(leakage.result(run_id, "replay", name, 0.0, 0.0, True,
+        for name in frames:
+            results.append(leakage.result(run_id, "replay", f"gold/{name}", 0.0, 0.0, True,
                                           f"rows <= {cut} kept as built (this run rebuilds from {since})",
                                           domain=domain))
     elif cut is not None:
-        cut_features, cut_labels = inputs.assemble(cut)
-        for name, full, replay in (("gold/feature_store", features, cut_features),
-                                   ("gold/label_store", labels, cut_labels)):
-            mismatch = leakage.replay_mismatch(full, replay, cut)
-            results.append(leakage.result(run_id, "replay", name, float(mismatch), 0.0, mismatch == 0,
+        replayed = inputs.assemble(cut)
+        for name, full in frames.items():
+            mismatch = leakage.replay_mismatch(full, replayed[name], cut)
+            results.append(leakage.result(run_id, "replay", f"gold/{name}", float(mismatch), 0.0, mismatch == 0,
                                           f"rows <= {cut} that differ when built from data cut at {cut}",
                                           domain=domain))
             if mismatch:
-                raise LeakageError(f"{name}: {mismatch} row(s) <= {cut} change when the data is cut at {cut}: "
+                raise LeakageError(f"gold/{name}: {mismatch} row(s) <= {cut} change when the data is cut at {cut}: "
                                    "a feature or label reads the future; nothing was written")
     return results
 
@@ -294,7 +342,7 @@ def _auc_alarm(
                                            ).unionByName(features)
         all_labels = delta_io.read_table(spark, paths["label_store"], partitions=older["label_store"]
                                          ).unionByName(labels)
-    for label in spec.labels:
+    for label in (lb for lb in spec.labels if lb.kind != "interactions"):  # binary labels only
         aucs = leakage.single_feature_auc(all_features, all_labels.where(F.col("label_def") == label.name), spec)
         for feature, auc in aucs.items():
             ok = auc <= spec.max_single_feature_auc
@@ -315,7 +363,7 @@ def _stage_gold(
     partitions of the run's range (from `since` when gold is rebuilt from a month on)."""
     options = build.options
     ranged = options.start is not None or options.end is not None or since is not None
-    for name in GOLD_TABLES:
+    for name in frames:
         staged[name] = delta_io.stage_table(
             frames[name], paths[name], mode="overwrite_partitions" if ranged else "overwrite",
             partitions=partitions_in_range(paths[name], since or options.start, options.end) if ranged else None,
@@ -340,5 +388,5 @@ def _gold_pending(
     return [
         PendingWrite(staged[name], OutputRecord("gold", f"gold/{name}", str(paths[name]), None, staged[name].rows,
                                                 0, 0, len(staged[name].partitions), 0, seconds, "staged", fp), report)
-        for name in GOLD_TABLES
+        for name in paths
     ]

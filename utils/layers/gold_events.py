@@ -18,6 +18,8 @@ decided by data <= that cut, which the replay guard checks.
     checks it is not after D).
 `build_no_event_labels(population, events, label, entity, data_end=...)`
     ``label`` = 1 when no matching event falls in (D, D + days].
+`build_interaction_labels(population, events, label, entity, data_end=...)`
+    one row per (entity, item) with an event in (D, D + days]; ``label`` = its highest grade.
 """
 
 from __future__ import annotations
@@ -153,6 +155,37 @@ def build_no_event_labels(
     return counted.select(
         entity,
         (F.col("_events") == 0).cast("int").alias("label"),
+        F.lit(label.name).alias("label_def"),
+        F.col(SNAPSHOT).alias("feature_snapshot_date"),
+        F.date_add(F.col(SNAPSHOT), 1).alias("window_start"),
+        closes.alias("window_end"),
+        closes.alias(SNAPSHOT),
+    )
+
+
+def build_interaction_labels(
+    population: DataFrame, events: dict[str, DataFrame], label: LabelDef, entity: str, *, data_end: dt.date
+) -> DataFrame:
+    """One row per (population row whose window (D, D + days] closes by `data_end`, item
+    the entity interacted with in that window): ``label`` = the highest grade of its
+    events there. `events` maps each graded table to its silver rows."""
+    days, item = label.days, label.item
+    parts = []
+    for table, time, where, grade in label.graded:
+        rows = events[table] if not where else events[table].where(F.expr(where))
+        parts.append(rows.select(F.col(entity).alias("_e"), F.col(item).alias("_item"), _day(time).alias("_day"),
+                                 F.expr(grade).cast("int").alias("_grade")))
+    ev = functools.reduce(lambda a, b: a.unionByName(b), parts).where(
+        F.col("_day").isNotNull() & F.col("_item").isNotNull() & (F.col("_grade") > 0))
+    closes = F.date_add(F.col(SNAPSHOT), days)
+    rows = population.where(closes <= F.lit(data_end))
+    joined = rows.join(ev, (F.col(entity) == F.col("_e")) & (F.col("_day") > F.col(SNAPSHOT))
+                       & (F.col("_day") <= closes), "inner")
+    graded = joined.groupBy(entity, "_item", SNAPSHOT).agg(F.max("_grade").alias("label"))
+    return graded.select(
+        entity,
+        F.col("_item").alias(item),
+        F.col("label"),
         F.lit(label.name).alias("label_def"),
         F.col(SNAPSHOT).alias("feature_snapshot_date"),
         F.date_add(F.col(SNAPSHOT), 1).alias("window_start"),

@@ -110,6 +110,12 @@ def _read(path: Path, version: int | None, *, columns: Sequence[str] | None = No
     return _plain(dataset.to_table(columns=list(columns) if columns is not None else None, filter=partitions))
 
 
+def read_arrow(path: str | Path, version: int | None = None, *, columns: Sequence[str] | None = None,
+               partitions: pds.Expression | None = None) -> pa.Table:
+    """Rows of any Delta table of the datamart as Arrow, without Spark (see `_read`)."""
+    return _read(Path(path), version, columns=columns, partitions=partitions)
+
+
 def _schema(path: Path, version: int | None) -> pa.Schema:
     """The Arrow schema of a table version (read from the log, no data)."""
     if not delta_io.table_exists(path):

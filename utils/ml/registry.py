@@ -70,6 +70,7 @@ class FeatureEntry:
     owner: str
     dtype: str = ""
     definition: dict[str, Any] = field(default_factory=dict, compare=False)
+    table: str = "feature_store"  # the gold table holding it (feature_store or an entity table)
 
 
 # --------------------------------------------------------------------------- one feature
@@ -129,10 +130,11 @@ def _origin(config: DomainConfig, bronze: str) -> str:
     return f"file {source.path}"
 
 
-def source_lineage(feature: FeatureDef, config: DomainConfig) -> tuple[str, ...]:
+def source_lineage(feature: FeatureDef, config: DomainConfig, spec: GoldSpec | None = None) -> tuple[str, ...]:
     """Where the feature's data comes from, nearest first: gold source, silver table,
-    bronze source, file or API. A derived feature names the features it reads."""
-    spec = config.gold
+    bronze source, file or API. A derived feature names the features it reads. `spec`:
+    the feature's table (default the feature store)."""
+    spec = spec or config.gold
     if not feature.source:
         names = [f.name for f in spec.features]
         earlier = set(names[: names.index(feature.name)]) if feature.name in names else set(names)
@@ -227,25 +229,28 @@ def domain_configs(domains: Iterable[str] | None = None, *, conf_dir: Path = CON
     return [by_name[d] for d in sorted(set(domains))]
 
 
-def feature_dtypes(datamart: str | Path, domain: str) -> dict[str, str]:
-    """Column -> Arrow type name of gold/<domain>/feature_store ({} when there is no table)."""
-    path = Datamart(Path(datamart), domain).table("gold", "feature_store")
+def feature_dtypes(datamart: str | Path, domain: str, table: str = "feature_store") -> dict[str, str]:
+    """Column -> Arrow type name of gold/<domain>/<table> ({} when there is no table)."""
+    path = Datamart(Path(datamart), domain).table("gold", table)
     if not delta_io.table_exists(path):
         log.warning("no %s: dtypes of %s left empty", path, domain)
         return {}
     return {f.name: str(f.type) for f in delta_io.view(path).schema}
 
 
-def domain_entries(config: DomainConfig, dtypes: dict[str, str] | None = None) -> list[FeatureEntry]:
-    """The registry rows of one domain, in the YAML's order."""
-    spec, dtypes = config.gold, dtypes or {}
+def domain_entries(config: DomainConfig, dtypes: dict[str, dict[str, str]] | None = None) -> list[FeatureEntry]:
+    """The registry rows of one domain, in the YAML's order: the feature store's, then
+    each entity table's. `dtypes`: table -> column -> type."""
+    dtypes = dtypes or {}
+    tables = {"feature_store": config.gold, **config.gold.tables}
     return [
         FeatureEntry(
             domain=config.domain, entity=spec.entity, name=f.name, description=f.description,
-            source=" → ".join(source_lineage(f, config)), transformation=transformation(f, spec),
+            source=" → ".join(source_lineage(f, config, spec)), transformation=transformation(f, spec),
             version=feature_version(f, spec), owner=f.owner or spec.owner or UNASSIGNED,
-            dtype=dtypes.get(f.name, ""), definition=definition(f, spec),
+            dtype=dtypes.get(table, {}).get(f.name, ""), definition=definition(f, spec), table=table,
         )
+        for table, spec in tables.items()
         for f in spec.features
     ]
 
@@ -256,7 +261,8 @@ def registry(domains: Iterable[str] | None = None, *, datamart: str | Path | Non
     from `datamart`'s feature stores when given."""
     entries: list[FeatureEntry] = []
     for config in domain_configs(domains, conf_dir=conf_dir):
-        dtypes = feature_dtypes(datamart, config.domain) if datamart is not None else {}
+        tables = ("feature_store", *config.gold.tables)
+        dtypes = {t: feature_dtypes(datamart, config.domain, t) for t in tables} if datamart is not None else {}
         entries += domain_entries(config, dtypes)
     return entries
 
@@ -301,21 +307,22 @@ def render_markdown(entries: Sequence[FeatureEntry]) -> str:
     domains = sorted({e.domain for e in entries})
     lines += [f"Domains: {', '.join(f'{d} ({sum(e.domain == d for e in entries)})' for d in domains)}.", ""]
     for domain in domains:
-        rows = [e for e in entries if e.domain == domain]
-        lines += [
-            f"## {domain}",
-            "",
-            f"{len(rows)} features of `gold/{domain}/feature_store`, one row per (`{rows[0].entity}`, D).",
-            "",
-            "| name | description | source | transformation | version | owner | dtype |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| `{e.name}` | {_cell(e.description)} | {_cell(e.source)} | {_cell(e.transformation)} | "
-            f"`{e.version}` | {_cell(e.owner)} | {_cell(e.dtype) or '—'} |"
-            for e in rows
-        ]
-        lines.append("")
+        lines += [f"## {domain}", ""]
+        mine = [e for e in entries if e.domain == domain]
+        for table in dict.fromkeys(e.table for e in mine):
+            rows = [e for e in mine if e.table == table]
+            lines += [
+                f"{len(rows)} features of `gold/{domain}/{table}`, one row per (`{rows[0].entity}`, D).",
+                "",
+                "| name | description | source | transformation | version | owner | dtype |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| `{e.name}` | {_cell(e.description)} | {_cell(e.source)} | {_cell(e.transformation)} | "
+                f"`{e.version}` | {_cell(e.owner)} | {_cell(e.dtype) or '—'} |"
+                for e in rows
+            ]
+            lines.append("")
     return "\n".join(lines)
 
 

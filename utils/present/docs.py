@@ -84,6 +84,9 @@ def label_version(label: LabelDef) -> str:
     if label.kind == "no_event":
         return "v1-" + _short_hash({"label_def": label.name, "kind": label.kind, "days": label.days,
                                     "table": label.table, "time": label.time, "where": label.where})
+    if label.kind == "interactions":
+        return "v1-" + _short_hash({"label_def": label.name, "kind": label.kind, "days": label.days,
+                                    "item": label.item, "events": [list(e) for e in label.graded]})
     return f"v1-{_short_hash({'label_def': label.name, 'dpd': label.dpd, 'mob': label.mob})}"
 
 
@@ -184,6 +187,69 @@ def _header(config_path: Path, command: str) -> list[str]:
     ]
 
 
+def _feature_sections(spec, table: str) -> list[str]:
+    """The features of one gold table, by source, then the derived ones."""
+    out = ["", f"## Features (gold/{table}, {len(spec.features)})", ""]
+    for name, (table, cutoff) in spec.sources.items():
+        feats = [f for f in spec.features if f.source == name]
+        if not feats:
+            continue
+        out += [
+            f"### {name} (silver/{table}, "
+            f"{spec.event_times[name] + ' before the end of D' if name in spec.event_times else _usable_rule(cutoff)}, "
+            f"{len(feats)} features)",
+            "",
+            "| name | description | transformation | version |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | `{feature_version(f, spec)}` |"
+            for f in feats
+        ]
+        out.append("")
+    derived = [f for f in spec.features if not f.source]
+    if derived:
+        out += [f"### derived ({len(derived)} features, from the features above)", "",
+                "| name | description | transformation | version |", "|---|---|---|---|"]
+        out += [f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | "
+                f"`{feature_version(f, spec)}` |" for f in derived]
+        out.append("")
+    return out
+
+
+def _entity_table_section(name: str, spec) -> list[str]:
+    """An entity table (gold.tables): its population and sources, then its features."""
+    population = (
+        f"silver/{spec.population_table} rows" if spec.population_kind == "rows" else
+        f"every `{spec.entity}` with one of these events in the {spec.active_days} days up to D: "
+        + "; ".join(f"silver/{t} by `{time}`" + (f" with `{w}`" if w else "") for t, time, w in spec.activity))
+    out = ["", f"## Entity table gold/{name}", "", _cell(spec.description), "",
+           f"One row per (`{spec.entity}`, D), D a month end: {population}.", "",
+           "| gold source | silver table | usable rows for D |", "|---|---|---|"]
+    out += [f"| {n} | silver/{t} | " + (f"{spec.event_times[n]} before the end of D" if n in spec.event_times
+                                         else _usable_rule(cutoff)) + " |" for n, (t, cutoff) in spec.sources.items()]
+    return out + _feature_sections(spec, name)
+
+
+def _similarity_section(name: str, sim) -> list[str]:
+    """An item-item similarity table (gold.similarity): its kinds and scores."""
+    out = ["", f"## Similarity table gold/{name}", "", _cell(sim.description), "",
+           (f"Per month end D and `{sim.item}`: its {sim.top_n} nearest items per kind (`neighbour_id`, `rank` "
+            "1 = nearest, ties by id), with `score`."), "",
+           "| kind | what co-occurs / is compared | score |", "|---|---|---|"]
+    for kind, (table, time, group, where) in sim.cooccurrence.items():
+        out.append(f"| {kind} | items of one `{group}` in silver/{table}" + (f" with `{where}`" if where else "")
+                   + f", by `{time}` in the {sim.days} days up to D; pairs in fewer than {sim.min_count} baskets "
+                   "dropped | Jaccard = baskets with both / baskets with either (`baskets`, `jaccard`, `lift` "
+                   "kept) |")
+    if sim.content is not None:
+        table, time, text, max_features = sim.content
+        out.append(f"| content | TF-IDF ({max_features} terms) of {', '.join(f'`{c}`' for c in text)} of the "
+                   f"latest silver/{table} version per item by `{time}` up to D, fitted on that catalogue | "
+                   "cosine similarity |")
+    return out + [""]
+
+
 def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> str:  # noqa: C901  long on purpose: the catalogue's sections in reading order, each a few lines of text
     """The feature catalogue as Markdown (definition part only, no data)."""
     spec = config.gold
@@ -251,7 +317,14 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         "|---|---|---|---|---|",
     ]
     for label in spec.labels:
-        if label.kind == "no_event":
+        if label.kind == "interactions":
+            definition = (f"one row per (`{spec.entity}`, `{label.item}`) with an event in (D, D + {label.days} "
+                          "days]; label = the highest grade of its events: " + "; ".join(
+                              f"silver/{t} by `{time}`" + (f" with `{w}`" if w else "") + f", grade `{g}`"
+                              for t, time, w, g in label.graded)
+                          + "; not labelled when that window ends after the data")
+            row = f"feature_snapshot_date = D = snapshot_date - {label.days} days"
+        elif label.kind == "no_event":
             definition = (f"1 when silver/{label.table} has no event (by `{label.time}`)"
                           + (f" with `{label.where}`" if label.where else "")
                           + f" in (D, D + {label.days} days]; not labelled when that window ends after the data")
@@ -266,31 +339,11 @@ def render_catalogue(config: DomainConfig, config_path: Path | None = None) -> s
         out.append(
             f"| `{label.name}` | {_cell(label.description)} | {_cell(definition)} | {row} | `{label_version(label)}` |"
         )
-    out += ["", f"## Features (gold/feature_store, {len(spec.features)})", ""]
-    for name, (table, cutoff) in spec.sources.items():
-        feats = [f for f in spec.features if f.source == name]
-        if not feats:
-            continue
-        out += [
-            f"### {name} (silver/{table}, "
-            f"{spec.event_times[name] + ' before the end of D' if name in spec.event_times else _usable_rule(cutoff)}, "
-            f"{len(feats)} features)",
-            "",
-            "| name | description | transformation | version |",
-            "|---|---|---|---|",
-        ]
-        out += [
-            f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | `{feature_version(f, spec)}` |"
-            for f in feats
-        ]
-        out.append("")
-    derived = [f for f in spec.features if not f.source]
-    if derived:
-        out += [f"### derived ({len(derived)} features, from the features above)", "",
-                "| name | description | transformation | version |", "|---|---|---|---|"]
-        out += [f"| `{f.name}` | {_cell(f.description)} | {_cell(transformation(f, spec))} | "
-                f"`{feature_version(f, spec)}` |" for f in derived]
-        out.append("")
+    out += _feature_sections(spec, "feature_store")
+    for name, sub in spec.tables.items():
+        out += _entity_table_section(name, sub)
+    for name, sim in spec.similarity.items():
+        out += _similarity_section(name, sim)
     out += [
         "## Lineage columns of gold/feature_store",
         "",

@@ -128,7 +128,7 @@ def _timeline(s: Slide, label: LabelFacts | None, x: float, w: float) -> float:
         s.box(d_x + 0.08, axis_y - 0.6, lx - d_x - 0.08, 0.4, fill=ACCENT, edge=ACCENT)
         s.text(lx, axis_y - 0.85, f"label {label.label_def}: (D, D + {label.days} days]", size=SMALL, color=ACCENT,
                weight="bold", ha="right")
-        s.text((x0 + lx) / 2, axis_y + 0.6, f"the label window starts the day after D and is stored with the row",
+        s.text((x0 + lx) / 2, axis_y + 0.6, "the label window starts the day after D and is stored with the row",
                size=SMALL, color=GREY_DARK, ha="center")
     elif label:
         lx = x0 + (5 + mob) * step

@@ -13,10 +13,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .charts import ALARM_COLOR, BAR_COLOR, empty_chart, figure, tidy
+from .quality import latest_run_id
 
 logger = logging.getLogger(__name__)
-
-from .quality import latest_run_id
 
 
 def split_table(info: Mapping[str, Any]) -> pd.DataFrame:
