@@ -44,6 +44,30 @@ def sample_datamart(spark, tmp_path_factory) -> Path:
     return datamart
 
 
+#: The small recommendation sample: 300 users, 2024-01 .. 2024-06 (the replay cut of
+#: conf/recommendation.yaml, 2024-08-31, is moved inside these six months).
+RECO_SAMPLE = {"users": 300, "seed": 5, "months": 6}
+RECO_REPLAY_CUT = "2024-04-30"
+RECO_BUILD = ["--domain", "recommendation", "--master", "local[2]", "--set", f"gold.leakage.replay_cut={RECO_REPLAY_CUT}"]
+
+
+@pytest.fixture(scope="session")
+def reco_sample(spark, tmp_path_factory) -> tuple[Path, Path]:
+    """(data root, datamart) of the recommendation domain built ONCE from the small sample
+    (which also evaluates the recommenders), shared by the modules that only read it."""
+    import datetime as dt
+
+    from utils.cli import main
+    from utils.domains.recommendation import synthetic
+
+    root = tmp_path_factory.mktemp("reco")
+    data, datamart = root / "data", root / "dm"
+    synthetic.generate(data, RECO_SAMPLE["users"], RECO_SAMPLE["seed"], start=dt.date(2024, 1, 1),
+                       months=RECO_SAMPLE["months"])
+    assert main([*RECO_BUILD, "--data-root", str(data), "--datamart", str(datamart)]) == 0
+    return data, datamart
+
+
 @pytest.fixture(scope="session")
 def cs611() -> Path:
     """The real CS611 data, or a clean skip where ../shared is absent (fresh clones)."""

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,84 @@ def test_regenerated_deck_after_a_new_run_shows_its_numbers(sample_datamart, sam
     again = deck.gather_facts(datamart, run_id=before.run.run_id)  # the earlier run, by its table versions
     assert again.quality.quarantined_rows == before.quality.quarantined_rows
     assert again.table("bronze/features_attributes").rows == before.table("bronze/features_attributes").rows
+
+
+# --------------------------------------------------------------------------- a graded label: the recommenders
+
+
+def pdf_text(path: Path) -> str:
+    """The text of the PDF's content streams, one line per text object: matplotlib sets its
+    Type 42 fonts with two-byte Unicode codes, so ASCII text reads as written (glyphs it
+    puts in a second font subset, e.g. ligatures and arrows, do not; kerning is dropped)."""
+    lines = []
+    for stream in re.findall(rb"(?<!end)stream\r?\n(.*?)endstream", path.read_bytes(), re.S):
+        try:
+            stream = zlib.decompress(stream)
+        except zlib.error:
+            pass
+        for block in re.findall(rb"\bBT\b(.*?)\bET\b", stream, re.S):
+            pieces = re.findall(rb"\(((?:\\.|[^\\)])*)\)", block, re.S)
+            raw = b"".join(re.sub(rb"\\(.)", lambda m: {b"n": b"\n", b"r": b"\r"}.get(m.group(1), m.group(1)), p,
+                                  flags=re.S) for p in pieces)
+            lines.append(raw.decode("utf-16-be", errors="replace"))
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def reco_datamart(reco_sample) -> Path:
+    """The recommendation domain built once from the small sample (tests/conftest.py):
+    every layer, and the recommenders' evaluation a full build runs."""
+    return reco_sample[1]
+
+
+def reco_evaluation(datamart: Path) -> dict:
+    return json.loads((Datamart(datamart, "recommendation").models / "evaluation.json").read_text(encoding="utf-8"))
+
+
+def test_graded_label_facts_count_the_label_store_by_grade_and_read_the_evaluation(reco_datamart):
+    facts = deck.gather_facts(reco_datamart)
+    labels = DeltaTable(str(Datamart(reco_datamart, "recommendation").path_of("gold/label_store"))).to_pandas()
+    label, evaluation = facts.label, reco_evaluation(reco_datamart)
+    assert (label.kind, label.unit, label.item, label.days) == ("interactions", "user", "product", 30)
+    assert label.total == label.positives == len(labels) > 0
+    assert dict(label.grades) == {int(g): int(k) for g, k in labels["label"].value_counts().items()}
+    assert label.entities == len(labels[["user_id", "feature_snapshot_date"]].drop_duplicates())
+    assert label.items == labels["product_id"].nunique()
+    rk = facts.ranking
+    assert facts.model is None and rk is not None and rk.matches_run
+    assert (rk.cut, rk.users, rk.catalogue_items) == (evaluation["cut"], evaluation["users"],
+                                                      evaluation["catalogue_items"])
+    assert {m.name for m in rk.models} == set(evaluation["models"])
+    assert rk.best.at("warm", 10, "ndcg") == max(r["metrics"]["warm"]["10"]["ndcg"] for r in evaluation["models"].values())
+    assert len(rk.alarms) == len(evaluation["leakage_alarms"])
+    assert {t.name for t in facts.tables if t.layer == "gold"} == {
+        "gold/feature_store", "gold/item_features", "gold/item_similarity", "gold/label_store"}
+
+
+def test_recommendation_deck_shows_every_recommender_of_evaluation_json(reco_datamart, tmp_path, caplog):
+    """At most ten 16:9 pages, every headline in two lines and every table above the footer;
+    the PDF's text names each recommender with its NDCG@10 and P@10 of warm and cold users
+    from evaluation.json, the users evaluated and the leakage-alarm status; no AUC."""
+    evaluation = reco_evaluation(reco_datamart)
+    out = tmp_path / "recommendation.pdf"
+    with caplog.at_level("WARNING", logger="utils.present.deck"):
+        assert deck.main(["--domain", "recommendation", "--datamart", str(reco_datamart), "--out", str(out)]) == 0
+    # the shared sample is built with its replay cut moved inside its six months (--set), so
+    # the run's config hash is not the file's: the one warning expected
+    assert not [r for r in caplog.records if r.name.startswith("utils.present.deck")
+                and "has changed since run" not in r.getMessage()]
+    pages = pdf_pages(out)
+    assert 0 < len(pages) <= 10
+    assert all((round(width), round(height)) == SLIDE_POINTS for width, height in pages)
+    text = pdf_text(out)
+    assert "Recommenders, out of time".upper() in text
+    for name, result in evaluation["models"].items():
+        assert name in text, name
+        for segment in ("warm", "cold"):
+            at10 = result["metrics"][segment]["10"]
+            assert f"{at10['ndcg']:.3f}" in text and f"{at10['precision']:.3f}" in text, (name, segment)
+    users = evaluation["users"]
+    assert f"Warm users: {users['warm']:,}" in text and f"Cold users: {users['cold']:,}" in text
+    assert ("no leakage alarm" if not evaluation["leakage_alarms"] else "leakage alarms") in text
+    assert "AUC" not in text  # a graded label has no classifier metrics
+    assert str(reco_datamart) not in text and str(reco_datamart).encode() not in out.read_bytes()

@@ -292,3 +292,51 @@ def test_charts_are_titled_figures_and_say_when_there_is_nothing_to_draw():
                           "rows_checked": [10, 10], "rows_failed": [1, 2], "fail_rate": [0.1, 0.2]})
     fig = explore.plot_failure_rates(rates, "Rates")
     assert fig.axes[0].get_title() == "Rates" and fig.axes[0].get_ylabel() == "% of checked rows failing"
+
+
+# --------------------------------------------------------------------------- notebooks/recommendation
+
+RECO_NOTEBOOK = "recommendation/recommendation"  # run in tests/test_recommendation.py, on its build
+
+
+def test_recommendation_notebook_is_committed_clean_and_only_calls_the_package():
+    cells = code_cells(read(RECO_NOTEBOOK))
+    for cell in cells:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+        tree = ast.parse(python_source(cell))
+        defined = [type(n).__name__ for n in ast.walk(tree)
+                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defined, f"{defined} in cell:\n{cell.source}"
+    assert "LAKEHOUSE_DATAMART" in cells[0].source and "LAKEHOUSE_DATA_ROOT" in cells[0].source
+    assert "ensure_datamart(DATAMART, DATA_ROOT" in cells[1].source
+    assert cells[-1].source.strip() == "spark.stop()"
+
+
+def test_activity_stats_weigh_each_count_by_its_entities():
+    dist = pd.DataFrame({"events": [1, 2, 10], "entities": [5, 4, 1]})  # 5 users with 1 event, 4 with 2, 1 with 10
+    stats = explore.activity_stats(dist).iloc[0]
+    assert stats[["entities", "events", "median", "p90", "p99", "max"]].tolist() == [10, 23, 1.0, 2.0, 10.0, 10]
+    assert stats["mean"] == pytest.approx(2.3)
+
+
+def test_item_popularity_counts_never_seen_catalogue_items_in_the_tail(spark):
+    views = spark.createDataFrame([("u1", "A"), ("u2", "A"), ("u3", "A"), ("u1", "B")], "user_id string, product_id string")
+    catalogue = spark.createDataFrame([("A",), ("B",), ("C",), ("D",)], "product_id string")
+    pop = explore.item_popularity(views, catalogue=catalogue)
+    assert pop[["product_id", "events", "rank"]].values.tolist() == [["A", 3, 1], ["B", 1, 2], ["C", 0, 3], ["D", 0, 4]]
+    assert pop["cumulative_share"].tolist() == [0.75, 1.0, 1.0, 1.0]
+    assert explore.top_share(pop, 0.25) == 0.75 and explore.top_share(pop, 0.3) == 1.0  # ceil(0.3 x 4) = 2 items
+
+
+def test_evaluation_table_has_one_row_per_model_segment_and_k():
+    def metrics(v):
+        return {"precision": v, "recall": v, "ndcg": v, "map": v, "hit_rate": v, "coverage": v, "users": 3}
+
+    report = {"models": {m: {"metrics": {s: {"10": metrics(v), "5": metrics(v / 2)} for s in ("all", "warm", "cold")}}
+                         for m, v in (("b", 0.2), ("a", 0.4))}}
+    table = explore.evaluation_table(report)
+    assert len(table) == 2 * 3 * 2 and table[["model", "segment", "k"]].iloc[0].tolist() == ["b", "all", 5]
+    wide = explore.metrics_at_k(table, metrics=("ndcg",))
+    assert list(wide.columns) == ["ndcg@5", "ndcg@10"]
+    assert wide.index.tolist() == [("warm", "b"), ("warm", "a"), ("cold", "b"), ("cold", "a")]
+    assert wide.loc[("cold", "a"), "ndcg@10"] == 0.4

@@ -20,18 +20,16 @@ from utils.domains.recommendation import synthetic
 from utils.lake.config import load_config
 from utils.ml import recommend, retrieve
 
-START, MONTHS, CUT = dt.date(2024, 1, 1), 6, dt.date(2024, 4, 30)
-BUILD = ["--domain", "recommendation", "--master", "local[2]", "--set", f"gold.leakage.replay_cut={CUT}"]
+from conftest import RECO_BUILD, RECO_REPLAY_CUT  # noqa: E402  (tests/ is on the path)
+
+CUT = dt.date.fromisoformat(RECO_REPLAY_CUT)
+BUILD = RECO_BUILD
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """(data root, datamart) after one full build of the sample (which also evaluates)."""
-    root = tmp_path_factory.mktemp("reco")
-    data, datamart = root / "data", root / "dm"
-    synthetic.generate(data, 300, 5, start=START, months=MONTHS)
-    assert main([*BUILD, "--data-root", str(data), "--datamart", str(datamart)]) == 0
-    return data, datamart
+def built(reco_sample) -> tuple[Path, Path]:
+    """(data root, datamart) after one full build of the small sample (which also evaluates)."""
+    return reco_sample
 
 
 def table(datamart: Path, layer: str, name: str) -> pd.DataFrame:
@@ -260,3 +258,27 @@ def test_tracked_evaluation_registers_a_champion_that_serves_without_spark(built
     # the same cut again, same scores: the champion moves to the new version (not worse)
     again = recommend.run(spark, datamart, track=True, tracking_uri=uri, out=tmp_path / "again.json")["mlflow"]
     assert again["version"] == 2 and again["champion"] == 2 and "promoted" in again["decision"]
+
+
+def test_recommendation_notebook_runs_top_to_bottom_and_draws_its_figures(built, tmp_path, monkeypatch):
+    pytest.importorskip("nbclient", reason="nbclient is needed to run the notebooks (pip install nbclient)")
+    pytest.importorskip("ipykernel", reason="ipykernel is needed to run the notebooks (pip install ipykernel)")
+    import os
+
+    import nbformat
+    from ipykernel.kernelspec import write_kernel_spec
+    from nbclient import NotebookClient
+
+    from utils.lake.paths import PROJECT_ROOT
+
+    data, datamart = built
+    write_kernel_spec(tmp_path / "kernels" / "python3")  # a kernel running this interpreter
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    folder = PROJECT_ROOT / "notebooks" / "recommendation"
+    nb = nbformat.read(folder / "recommendation.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    env = {**os.environ, "LAKEHOUSE_DATAMART": str(datamart), "LAKEHOUSE_DATA_ROOT": str(data),
+           "LAKEHOUSE_SPARK_MASTER": "local[2]"}
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    figures = sum(1 for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+    assert figures >= 10

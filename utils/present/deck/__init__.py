@@ -13,11 +13,15 @@ Two halves, so the numbers can be tested without drawing anything:
   `_meta/quality`, `_meta/accounting`, `_meta/leakage`, `_meta/statistics` and
   `_meta/profile`, the domain configuration (`conf/<domain>.yaml` through
   :mod:`utils.lake.config`) and the newest sanity model
-  (`_models/<label_def>/<stamp>/metrics.json` of ``python -m utils.ml.train``).
+  (`_models/<label_def>/<stamp>/metrics.json` of ``python -m utils.ml.train``) or, when
+  the label is of kind interactions (graded (user, item) rows, e.g. recommendation), the
+  recommenders' out-of-time evaluation (`_models/<domain>/evaluation.json` of
+  ``python main.py train``, which a full build also runs) as :class:`RankingFacts`.
   Metadata of a table the run did not rebuild (inputs unchanged, or a partition range)
   comes from the latest earlier run that did, per table and partition.
 * one ``slide_*`` function per slide (``slides_data``, ``slides_checks``,
-  ``slides_results``) draws a :class:`Slide` (``slide``, on the grid, type scale and
+  ``slides_results``; ``slides_ranking`` is the model slide of a graded label, chosen by
+  ``slide_model`` from the label kind) draws a :class:`Slide` (``slide``, on the grid, type scale and
   palette of ``style``, with the text helpers of ``format``) from the facts alone;
   :func:`render_deck` (``render``) writes them with PdfPages; ``cli`` is the command
   line. Every number on a slide is a field of the facts; the headline of each slide
@@ -48,7 +52,9 @@ from .facts import (
                     MissingFacts,
                     ModelFacts,
                     QualityFacts,
+                    RankingFacts,
                     ReconcileFacts,
+                    RecommenderFacts,
                     RuleFacts,
                     RunFacts,
                     SourceFacts,
@@ -76,6 +82,7 @@ from .gather import (
                     gather_missing,
                     gather_model,
                     gather_quality,
+                    gather_ranking,
                     gather_run,
                     gather_sources,
                     gather_statistics,
@@ -101,9 +108,10 @@ from .runs import (
                     run_config,
                     run_options,
                     run_record,
+                    source_inputs,
                     table_versions,
 )
-from .slide import FOOTER_ROOM, Slide, add_footer, footer_text
+from .slide import FOOTER_ROOM, Slide, add_footer, footer_text, table_height
 from .slides_checks import (
                     KIND_NAMES,
                     headline_features,
@@ -117,18 +125,22 @@ from .slides_data import (
                     headline_architecture,
                     headline_sources,
                     headline_tables,
+                    gist,
                     headline_title,
                     slide_architecture,
                     slide_sources,
                     slide_tables,
                     slide_title,
 )
+from .slides_ranking import ceiling_text, headline_ranking, metric_name, slide_ranking
 from .slides_results import (
                     NEXT_STEPS,
+                    NEXT_STEPS_RANKING,
                     headline_limits,
                     headline_model,
                     headline_run,
                     limits,
+                    next_steps,
                     run_commands,
                     run_options_text,
                     shell_lines,

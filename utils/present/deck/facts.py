@@ -1,11 +1,12 @@
 """What the deck shows, as frozen dataclasses: one per part of the story (the run, a
-table, a source, rules, accounting, guards, labels, features, the model), gathered into
-one :class:`DeckFacts` by :func:`utils.present.deck.gather.gather_facts`. Data only."""
+table, a source, rules, accounting, guards, labels, features, the model or, for a label
+of kind interactions, the recommenders), gathered into one :class:`DeckFacts` by
+:func:`utils.present.deck.gather.gather_facts`. Data only."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,9 @@ class SourceFacts:
     silver_columns: int
     features: int
     feeds_labels: bool
+    files: int = 1  # files (or API pages) the run read; file is then their pattern
+    #: the domain's other gold tables (entity tables, item similarity) that read its silver table
+    gold_tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,24 +194,47 @@ class LabelFacts:
     mob: int
     description: str
     total: int
+    #: rows labelled 1 (binary kinds); kind interactions: every row (each is an interaction)
     positives: int
     label_months: tuple[str, ...]
     application_months: tuple[str, ...]
-    #: dpd_at_mob (loans) or no_event (e.g. churn: no completed order in the days after D)
+    #: dpd_at_mob (loans), no_event (e.g. churn: no completed order in the days after D) or
+    #: interactions (e.g. recommendation: the items an entity interacts with after D, graded)
     kind: str = "dpd_at_mob"
-    days: int | None = None  # no_event: the window (D, D + days]
+    days: int | None = None  # no_event, interactions: the window (D, D + days]
     event: str = ""  # no_event: the events that count, in words
     where: str = ""  # no_event: their predicate (SQL)
     unit: str = "loan"  # what one label row is about
     decision: str = "application"  # what D is
+    item: str = ""  # interactions: the other half of a row, e.g. product (of product_id)
+    grades: tuple[tuple[int, int], ...] = ()  # interactions: (grade, rows), lowest grade first
+    entities: int = 0  # interactions: (unit, D) with at least one labelled item
+    items: int = 0  # interactions: distinct items labelled
+
+    @property
+    def windowed(self) -> bool:
+        """Whether the label is read from a window of days after D (not a month on book)."""
+        return self.kind in ("no_event", "interactions")
 
     @property
     def rate(self) -> float:
         return self.positives / self.total if self.total else 0.0
 
     @property
+    def top_grade(self) -> tuple[int, int]:
+        """Interactions: (the highest grade, its rows); (0, 0) without grades."""
+        return self.grades[-1] if self.grades else (0, 0)
+
+    def grade_share(self, grade: int) -> float:
+        """Interactions: the share of the label rows at `grade`."""
+        rows = dict(self.grades).get(grade, 0)
+        return rows / self.total if self.total else 0.0
+
+    @property
     def rule(self) -> str:
-        """What makes a row positive, in words."""
+        """What makes a row positive (interactions: what makes a row), in words."""
+        if self.kind == "interactions":
+            return f"an interaction with a {self.item or 'item'} in the {self.days} days after D, graded"
         if self.kind == "no_event":
             return f"without {self.event or 'a counted event'} in the {self.days} days after D"
         return f"{self.dpd}+ days past due at month {self.mob} on book"
@@ -215,12 +242,12 @@ class LabelFacts:
     @property
     def lag(self) -> str:
         """How long after D the label is known."""
-        return f"{self.days} days" if self.kind == "no_event" else f"{self.mob} months"
+        return f"{self.days} days" if self.windowed else f"{self.mob} months"
 
     @property
     def lag_months(self) -> int:
         """The lag in whole months (rounded up), for month axes."""
-        return -(-int(self.days) // 30) if self.kind == "no_event" else int(self.mob)
+        return -(-int(self.days) // 30) if self.windowed else int(self.mob)
 
 
 @dataclass(frozen=True)
@@ -239,6 +266,8 @@ class FeatureFacts:
     rows: int
     months: int
     rows_without: dict[str, int]  # feature source -> rows with has_<source> = 0
+    #: the domain's other entity tables (e.g. item_features) -> features declared
+    entity_tables: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,6 +293,54 @@ class ModelFacts:
     #: the one-feature baseline (same metrics as a model) and its feature, when trained with one
     baseline: dict[str, float] | None = None
     baseline_feature: str = ""
+
+
+@dataclass(frozen=True)
+class RecommenderFacts:
+    """One recommender of the evaluation: its timings, its fallback and its metrics."""
+
+    name: str
+    fit_seconds: float
+    recommend_seconds: float
+    fallback_users: int  # users served the popularity fallback (cold users among them)
+    params: dict[str, Any]
+    #: segment (all, warm, cold) -> K -> precision, recall, ndcg, map, hit_rate, coverage, users
+    metrics: dict[str, dict[int, dict[str, float]]]
+
+    def at(self, segment: str, k: int, metric: str) -> float | None:
+        """`metric`@`k` of the users of `segment`; None when not evaluated."""
+        return self.metrics.get(segment, {}).get(k, {}).get(metric)
+
+
+@dataclass(frozen=True)
+class RankingFacts:
+    """The out-of-time evaluation of the recommenders of a domain whose label is of kind
+    interactions (`_models/<domain>/evaluation.json` of ``python main.py train``, which a
+    full build also runs): trained on the events up to the cut D, judged on the label
+    rows of D (the items each user interacts with in the window after D)."""
+
+    path: Path
+    label_def: str
+    trained_at: str
+    cut: str  # D, a month end
+    users: dict[str, int]  # evaluated users: all, warm (a training event up to D), cold (none)
+    population: int | None  # users of gold/feature_store at D (evaluated: those with label rows)
+    train_events: int
+    train_users: int
+    catalogue_items: int
+    ks: tuple[int, ...]
+    models: tuple[RecommenderFacts, ...]  # best NDCG@10 of warm users first
+    ceiling: dict[str, float]  # metric_at_k -> the value above which a model raises a leakage alarm
+    alarms: tuple[dict[str, Any], ...]  # model, metric, value, ceiling
+    table_versions: dict[str, int]  # the tables read, e.g. gold/label_store -> version
+    matches_run: bool  # the gold tables read are at the versions the run left
+
+    @property
+    def best(self) -> RecommenderFacts:
+        return self.models[0]
+
+    def model(self, name: str) -> RecommenderFacts | None:
+        return next((m for m in self.models if m.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -311,6 +388,7 @@ class DeckFacts:
     missing: tuple[MissingFacts, ...]  # gold feature columns, most nulls first
     model: ModelFacts | None
     model_hint: str  # the command that trains a model
+    ranking: RankingFacts | None = None  # the recommenders' evaluation (label kind interactions)
 
     def table(self, name: str) -> TableFacts | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -318,6 +396,12 @@ class DeckFacts:
     @property
     def label(self) -> LabelFacts | None:
         return self.labels[0] if self.labels else None
+
+    @property
+    def graded(self) -> bool:
+        """Whether the primary label is graded (kind interactions): judged by recommenders
+        (:attr:`ranking`), not by a classifier (:attr:`model`)."""
+        return self.label is not None and self.label.kind == "interactions"
 
     def rows(self, layer: str) -> int:
         return sum(t.rows for t in self.tables if t.layer == layer and t.name != QUARANTINE)

@@ -1,6 +1,7 @@
 """Gathering the facts of one run from the datamart: row counts from the Delta logs at
 the versions the run left, the run's `_meta` rows (or those it inherits), the labels,
-features and quarantine at those versions, and the newest sanity model. The domain's
+features and quarantine at those versions, and the newest sanity model or, when the
+primary label is of kind interactions, the recommenders' evaluation. The domain's
 tables are found through :class:`utils.lake.datamart.Datamart` (``<layer>/<domain>/<table>``).
 Reads only; no Spark."""
 
@@ -31,7 +32,9 @@ from .facts import (
     MissingFacts,
     ModelFacts,
     QualityFacts,
+    RankingFacts,
     ReconcileFacts,
+    RecommenderFacts,
     RuleFacts,
     RunFacts,
     SourceFacts,
@@ -42,12 +45,12 @@ from .format import month_of, portable_path
 from .runs import (
     as_time,
     effective_rows,
-    latest_inputs,
     ledger_runs,
     resolve_run,
     run_config,
     run_options,
     run_record,
+    source_inputs,
     table_versions,
 )
 
@@ -68,8 +71,14 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
     features = gather_features(dm, config, store)
     labels = gather_labels(dm, config, versions.get(LABEL_STORE))
     primary = labels[0].label_def if labels else (config.gold.labels[0].name if config.gold else "")
-    model = gather_model(root, primary, versions) if primary else None
+    # a graded label (kind interactions) is judged by recommenders, not by a classifier
+    ranks = bool(config.gold and config.gold.labels and config.gold.labels[0].kind == "interactions")
+    model = gather_model(root, primary, versions) if primary and not ranks else None
+    ranking = gather_ranking(dm, versions, store) if ranks else None
     feature_names = [f.name for f in config.gold.features] if config.gold else []
+    # shown on a slide: the datamart relative to the project, never absolute
+    hint = (f"python main.py train --domain {config.domain} --datamart {portable_path(root)}" if ranks else
+            f"python -m utils.ml.train --domain {config.domain} --datamart {portable_path(root)} --label-def {primary}")
     return DeckFacts(
         datamart=root,
         title=f"Lakehouse for ML: {config.domain.replace('_', ' ')}",
@@ -77,7 +86,7 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         config_file=config_source,
         config_matches_run=config.config_hash == run.config_hash,
         run=run,
-        sources=tuple(gather_sources(config, latest_inputs([*upto[:-1], record]), tables, features)),
+        sources=tuple(gather_sources(config, source_inputs([*upto[:-1], record]), tables, features)),
         tables=tuple(tables),
         meta_rows=_meta_counts(root, run.run_id),
         quality=gather_quality(dm, run_ids, versions.get(QUARANTINE)),
@@ -87,8 +96,8 @@ def gather_facts(datamart: str | Path, run_id: str | None = None) -> DeckFacts:
         statistics=tuple(gather_statistics(root, run_ids)),
         missing=tuple(gather_missing(root, run.run_id, feature_names)),
         model=model,
-        # shown on a slide: the datamart relative to the project, never absolute
-        model_hint=f"python -m utils.ml.train --domain {config.domain} --datamart {portable_path(root)} --label-def {primary}",
+        model_hint=hint,
+        ranking=ranking,
     )
 
 
@@ -150,7 +159,8 @@ def _unique_keys(table) -> tuple[str, ...]:
 
 def gather_tables(dm: Datamart, config: DomainConfig, versions: dict[str, int]) -> list[TableFacts]:
     """Every declared table as of `versions`: bronze per source, silver per table plus
-    the quarantine, the two gold stores. Tables that do not exist are left out."""
+    the quarantine, the gold stores and the domain's other gold tables (entity tables,
+    item similarity). Tables that do not exist are left out."""
     specs: list[tuple[str, str, Sequence[str]]] = []
     for s in config.sources.values():
         specs.append((f"bronze/{s.name}", "Every raw line of the file, as text",
@@ -160,11 +170,23 @@ def gather_tables(dm: Datamart, config: DomainConfig, versions: dict[str, int]) 
     specs.append((QUARANTINE, "One row per rejected row: rule, reason, raw values", ("table", "_source_file", "_source_line")))
     if config.gold is not None:
         entity = config.gold.entity
+        graded = next((lb for lb in config.gold.labels if lb.kind == "interactions"), None)
         if config.gold.population_kind == "active":
             specs.append((FEATURE_STORE, f"One row per active {entity.replace('_id', '')}, month end",
                           (entity, "snapshot_date")))
-            specs.append((LABEL_STORE, "One row per feature row and label", (entity, "feature_snapshot_date",
-                                                                            "label_def")))
+            for name, sub in config.gold.tables.items():
+                specs.append((f"gold/{name}", grain(sub.description) or f"One row per {sub.entity} and month end",
+                              (sub.entity, "snapshot_date")))
+            for name, sim in config.gold.similarity.items():
+                specs.append((f"gold/{name}", grain(sim.description) or f"Top {sim.top_n} neighbours per item",
+                              (sim.item, "neighbour_id", "kind", "snapshot_date")))
+            if graded is not None:
+                specs.append((LABEL_STORE, f"One row per {entity.replace('_id', '')}, "
+                              f"{graded.item.replace('_id', '')} and month end, graded",
+                              (entity, graded.item, "feature_snapshot_date", "label_def")))
+            else:
+                specs.append((LABEL_STORE, "One row per feature row and label", (entity, "feature_snapshot_date",
+                                                                                "label_def")))
         else:
             specs.append((FEATURE_STORE, f"One row per applying {entity.replace('_id', '')} and month",
                           (entity, "snapshot_date")))
@@ -265,7 +287,12 @@ def gather_labels(dm: Datamart, config: DomainConfig, version: int | None) -> li
     table = DeltaTable(str(dm.path_of(LABEL_STORE)))
     if version is not None:
         table.load_as_version(int(version))
-    rows = table.to_pyarrow_table(columns=["label_def", "label", "snapshot_date", "feature_snapshot_date"]).to_pylist()
+    entity = config.gold.entity
+    columns = ["label_def", "label", "snapshot_date", "feature_snapshot_date"]
+    items = sorted({lb.item for lb in config.gold.labels if lb.kind == "interactions"})
+    names = [field.name for field in table.schema().fields]
+    columns += [c for c in (entity, *items) if c in names and c not in columns]
+    rows = table.to_pyarrow_table(columns=columns).to_pylist()
     out = []
     for spec in config.gold.labels:
         mine = [r for r in rows if r["label_def"] == spec.name]
@@ -273,10 +300,20 @@ def gather_labels(dm: Datamart, config: DomainConfig, version: int | None) -> li
         if spec.kind == "no_event":
             event = f"a counted {spec.table} event"  # the predicate is on the label slide
             wording = {"kind": spec.kind, "days": spec.days, "event": event, "where": spec.where or "",
-                       "unit": config.gold.entity.removesuffix("_id"), "decision": "month end"}
+                       "unit": entity.removesuffix("_id"), "decision": "month end"}
+        elif spec.kind == "interactions":  # graded (entity, item) rows: no positives, grades
+            grades: dict[int, int] = {}
+            for r in mine:
+                grades[int(r["label"])] = grades.get(int(r["label"]), 0) + 1
+            wording = {"kind": spec.kind, "days": spec.days, "unit": entity.removesuffix("_id"),
+                       "decision": "month end", "item": spec.item.removesuffix("_id"),
+                       "grades": tuple(sorted(grades.items())),
+                       "entities": len({(r.get(entity), r["feature_snapshot_date"]) for r in mine}),
+                       "items": len({r.get(spec.item) for r in mine})}
         out.append(LabelFacts(
             **wording, label_def=spec.name, dpd=spec.dpd, mob=spec.mob, description=spec.description,
-            total=len(mine), positives=sum(1 for r in mine if r["label"] == 1),
+            total=len(mine),
+            positives=len(mine) if spec.kind == "interactions" else sum(1 for r in mine if r["label"] == 1),
             label_months=tuple(sorted({month_of(r["snapshot_date"]) for r in mine if r["snapshot_date"]})),
             application_months=tuple(sorted({month_of(r["feature_snapshot_date"]) for r in mine
                                              if r["feature_snapshot_date"]})),
@@ -333,28 +370,48 @@ def gather_features(dm: Datamart, config: DomainConfig, store: TableFacts | None
         examples=tuple(examples), store_columns=len(columns), indicator_columns=indicators, asof_columns=asof,
         missing_in_store=tuple(f.name for f in features if columns and f.name not in columns),
         rows=store.rows if store else 0, months=store.partitions if store else 0, rows_without=rows_without,
+        entity_tables={name: len(sub.features) for name, sub in config.gold.tables.items()} if config.gold else {},
     )
 
 
-def gather_sources(config: DomainConfig, inputs: dict[str, dict[str, Any]], tables: Sequence[TableFacts],
+def _file_of(source, records: Sequence[dict[str, Any]]) -> str:
+    """The name a slide gives the input of `source`: the file's name when the run read one,
+    else the pattern of the declared path (users_*.csv), else "<source> (API)"."""
+    if len(records) == 1 and (records[0].get("path") or source.path):
+        return Path(records[0].get("path") or source.path).name
+    return Path(source.path).name if source.path else f"{source.name} (API)"
+
+
+def gather_sources(config: DomainConfig, inputs: dict[str, Any], tables: Sequence[TableFacts],
                    features: FeatureFacts) -> list[SourceFacts]:
-    """One fact per declared source: its input record, its bronze table, the silver table
-    it feeds and the features that silver table gives."""
+    """One fact per declared source: its input records (a record, or the records of every
+    file the run read: their bytes summed, the sha256 of a single file only), its bronze
+    table, the silver table it feeds and the features that silver table gives."""
     silver_of = {t.source: t for t in config.silver.values()}
     feature_source_of = {}  # silver table -> feature source name
-    population = None
+    label_tables: set[str | None] = set()
+    readers: dict[str, list[str]] = {}  # silver table -> the other gold tables reading it
     if config.gold:
+        for name, spec in [*config.gold.tables.items(), *config.gold.similarity.items()]:
+            for table in sorted(spec.silver_tables):
+                readers.setdefault(table, []).append(name)
         feature_source_of = {table: name for name, (table, _) in config.gold.sources.items()}
-        # the table that gives the population and labels (kind active: the labels' event table)
-        population = config.gold.population_table or next((lb.table for lb in config.gold.labels if lb.table), None)
+        # the table that gives the population and labels (kind active: the labels' event table),
+        # and the graded event tables of a label of kind interactions
+        label_tables = {config.gold.population_table or next((lb.table for lb in config.gold.labels if lb.table), None)}
+        label_tables |= {t for lb in config.gold.labels if lb.kind == "interactions" for t in lb.tables}
     out = []
     for s in config.sources.values():
         bronze = next((t for t in tables if t.name == f"bronze/{s.name}"), None)
         silver = silver_of.get(s.name)
-        i = inputs.get(s.name, {})
+        given = inputs.get(s.name) or []
+        records = [given] if isinstance(given, dict) else list(given)
+        i = records[0] if len(records) == 1 else {}
+        sizes = [r.get("bytes") for r in records]
         out.append(SourceFacts(
-            name=s.name, description=s.description, file=Path(i.get("path") or s.path).name,
-            bytes=i.get("bytes"), sha256=i.get("sha256") or "", skipped=bool(i.get("skipped")),
+            name=s.name, description=s.description, file=_file_of(s, records),
+            bytes=sum(sizes) if sizes and None not in sizes else None, sha256=i.get("sha256") or "",
+            skipped=bool(records) and all(r.get("skipped") for r in records), files=max(len(records), 1),
             rows=bronze.rows if bronze else 0, months=bronze.partitions if bronze else 0,
             first_month=month_of(bronze.first_partition) if bronze else None,
             last_month=month_of(bronze.last_partition) if bronze else None,
@@ -362,7 +419,8 @@ def gather_sources(config: DomainConfig, inputs: dict[str, dict[str, Any]], tabl
             keys=s.keys, personal_data=s.personal_data,
             silver_table=silver.name if silver else None, silver_columns=len(silver.columns) if silver else 0,
             features=features.by_source.get(feature_source_of.get(silver.name, ""), 0) if silver else 0,
-            feeds_labels=bool(silver and silver.name == population),
+            feeds_labels=bool(silver and silver.name in label_tables),
+            gold_tables=tuple(readers.get(silver.name, ())) if silver else (),
         ))
     return out
 
@@ -457,4 +515,45 @@ def gather_model(datamart: Path, label_def: str, versions: dict[str, int]) -> Mo
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         logger.warning("cannot read model metrics %s (%s); the deck shows how to train instead", path, exc)
+        return None
+
+
+def gather_ranking(dm: Datamart, versions: dict[str, int], store: TableFacts | None) -> RankingFacts | None:
+    """The recommenders' evaluation of the domain (`_models/<domain>/evaluation.json`, the
+    newest; a copy of each lies beside it per training): models best NDCG@10 of warm
+    users first, and whether it read the gold tables at the versions of the run. The
+    users of gold/feature_store at the cut come from its Delta log. None when there is
+    none or it cannot be read."""
+    path = dm.models / "evaluation.json"
+    if not path.is_file():
+        return None
+    try:
+        e = json.loads(path.read_text(encoding="utf-8"))
+        models = [RecommenderFacts(
+            name=name, fit_seconds=float(r["fit_seconds"]), recommend_seconds=float(r["recommend_seconds"]),
+            fallback_users=int(r.get("fallback_users") or 0), params=dict(r.get("params") or {}),
+            metrics={seg: {int(k): {m: float(v) for m, v in at.items()} for k, at in by_k.items()}
+                     for seg, by_k in r["metrics"].items()},
+        ) for name, r in e["models"].items()]
+        # the best: the highest NDCG@10 of warm users, as the registry picks its champion
+        models.sort(key=lambda m: (-(m.at("warm", 10, "ndcg") or m.at("all", 10, "ndcg") or 0.0), m.name))
+        # the evaluation names gold tables without their layer (feature_store), silver with it
+        used = {(k if "/" in k else f"gold/{k}"): int(v) for k, v in (e.get("table_versions") or {}).items()}
+        gold = {k: v for k, v in used.items() if k.startswith("gold/")}
+        population = None
+        view = _view(dm.path_of(FEATURE_STORE), store.version) if store is not None else None
+        if view is not None:
+            population = sum(rows for key, rows in view.partitions().items() if key and str(key[-1]) == e["cut"])
+        return RankingFacts(
+            path=path, label_def=e["label_def"], trained_at=e.get("trained_at", ""), cut=str(e["cut"]),
+            users={k: int(v) for k, v in e["users"].items()}, population=population,
+            train_events=int(e["train_events"]), train_users=int(e.get("train_users") or 0),
+            catalogue_items=int(e["catalogue_items"]), ks=tuple(int(k) for k in e.get("ks") or ()),
+            models=tuple(models), ceiling={k: float(v) for k, v in (e.get("ceiling") or {}).items()},
+            alarms=tuple(e.get("leakage_alarms") or ()), table_versions=used,
+            matches_run=bool(gold) and all(versions.get(k) == v for k, v in gold.items()),
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        logger.warning("cannot read the recommenders' evaluation %s (%s); the deck shows how to train instead",
+                       path, exc)
         return None

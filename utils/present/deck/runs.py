@@ -107,6 +107,18 @@ def latest_inputs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def source_inputs(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per source, every input record (one per file or API page) of the newest of `runs`
+    (oldest first) that read it."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for i in run.get("inputs") or []:
+            mine.setdefault(i["source"], []).append(i)
+        out.update(mine)
+    return out
+
+
 def effective_rows(rows: list[dict[str, Any]], run_ids: Sequence[str], key: Callable[[dict], Any]) -> list[dict[str, Any]]:
     """The rows that describe the state after the last of `run_ids` (oldest first): for
     every `key`, the rows of the newest of those runs that wrote that key."""

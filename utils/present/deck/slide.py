@@ -40,6 +40,29 @@ from .style import (
 logger = logging.getLogger(__name__)
 
 
+#: half the gutter between table columns; none at the table's outer edges
+HALF_GUTTER = 0.1
+
+
+def _inner(i: int, columns: int) -> tuple[float, float]:
+    """(left, right) padding of column `i` of a table of `columns` columns."""
+    return (HALF_GUTTER if i else 0.0), (HALF_GUTTER if i < columns - 1 else 0.0)
+
+
+def _cells(values: Sequence[str], widths: Sequence[float], size: float, weight: str) -> list[list[str]]:
+    """The lines of every cell of a table row, wrapped to its column."""
+    return [wrap(str(v), w - sum(_inner(i, len(widths))), size, weight=weight)
+            for i, (v, w) in enumerate(zip(values, widths))]
+
+
+def table_height(widths: Sequence[float], header: Sequence[str], rows: Sequence[Sequence[str]], *,
+                 size: float = SMALL, pad: float = 0.07) -> float:
+    """The height in inches :meth:`Slide.table` gives these rows (measured, not drawn)."""
+    lh = line_height(size)
+    return sum(max(len(c) for c in _cells(values, widths, size, weight)) * lh + 2 * pad
+               for values, weight in [(header, "bold"), *((r, "normal") for r in rows)])
+
+
 class Slide:
     """One 16:9 Figure with a kicker, a headline of at most two lines and helpers that
     place text, tables, boxes and charts in inches from the top-left corner."""
@@ -139,20 +162,11 @@ class Slide:
         aligns = aligns or ["left"] * len(widths)
         lh = line_height(size)
 
-        half = 0.1  # half the gutter between columns; none at the table's outer edges
-        last = len(widths) - 1
-
-        def inner(i: int, w: float) -> tuple[float, float]:
-            return (half if i else 0.0), (half if i < last else 0.0)
-
-        def cells(values, weight):
-            return [wrap(str(v), w - sum(inner(i, w)), size, weight=weight) for i, (v, w) in enumerate(zip(values, widths))]
-
         def draw(values, top, weight, color, first_weight):
-            lines = cells(values, weight)
+            lines = _cells(values, widths, size, weight)
             cx = x
             for i, (cell, w, al) in enumerate(zip(lines, widths, aligns)):
-                lpad, rpad = inner(i, w)
+                lpad, rpad = _inner(i, len(widths))
                 tx = cx + w - rpad if al == "right" else cx + lpad
                 self.text(tx, top + pad, "\n".join(cell), size=size, color=color, ha=al,
                           weight=first_weight if i == 0 else weight)

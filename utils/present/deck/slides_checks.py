@@ -3,9 +3,10 @@ point in time and the leakage guards, and the features."""
 
 from __future__ import annotations
 
-from .facts import DeckFacts, GuardFacts, LabelFacts, LeakageFacts
+from .facts import DeckFacts, GuardFacts, LabelFacts, LeakageFacts, RankingFacts
 from .format import n, plural, short_table
 from .slide import Slide
+from .slides_ranking import ceiling_text, metric_name
 from .style import (
     ACCENT,
     CONTENT_BOTTOM,
@@ -17,7 +18,9 @@ from .style import (
     NAVY_TINT,
     SMALL,
     grid,
+    line_height,
     text_width,
+    wrap,
 )
 
 
@@ -85,6 +88,15 @@ def headline_leakage(f: DeckFacts) -> str:
     failed = lk.checks - sum(1 for g in lk.guards + lk.aucs if g.passed)
     if failed:
         return f"{failed} of {lk.checks} leakage checks failed in this run; read the guard table before training"
+    rk = f.ranking if f.graded else None
+    if rk is not None and rk.alarms:
+        a = rk.alarms[0]
+        return (f"The {lk.checks} build checks passed, but the recommenders raise "
+                f"{plural(len(rk.alarms), 'leakage alarm')} ({a['model']} {metric_name(a['metric'])} "
+                f"{a['value']:.3f} > {a['ceiling']:g})")
+    if rk is not None:
+        return (f"All {lk.checks} leakage checks passed: no read past a cutoff, the replay matched, and no "
+                f"recommender beat the ceiling")
     top = f", top single-feature AUC {lk.aucs[0].value:.3f} < {lk.auc_threshold:g}" if lk.aucs else ""
     return f"All {lk.checks} leakage checks passed: no read past a cutoff, the replay matched{top}"
 
@@ -96,11 +108,13 @@ def _guard_text(g: GuardFacts) -> str:
 def slide_leakage(f: DeckFacts) -> Slide:
     s = Slide("Point in time and leakage", headline_leakage(f))
     lk = f.leakage
-    x, w = grid(0, 6)
+    rk = f.ranking if f.graded else None
+    split = 5 if rk is not None else 6  # no AUC chart but a ceiling row: a wider guard table
+    x, w = grid(0, split)
     axis_y = _timeline(s, f.label, x, w)
-    s.bullets(x, axis_y + 1.15, _leakage_rules(lk), w, size=SMALL, gap=0.1)
-    rx, rw = grid(6, 6)
-    y = _guard_table(s, lk, rx, rw)
+    s.bullets(x, axis_y + 1.15, _leakage_rules(lk, f.label, rk), w, size=SMALL, gap=0.1)
+    rx, rw = grid(split, 12 - split)
+    y = _guard_table(s, lk, rx, rw, rk)
     _auc_bars(s, lk, rx, rw, y)
     return s
 
@@ -123,7 +137,7 @@ def _timeline(s: Slide, label: LabelFacts | None, x: float, w: float) -> float:
     d_x = x0 + 5 * step
     s.box(x0 - 0.12, axis_y - 0.6, d_x - x0 + 0.24, 0.4, fill=NAVY_TINT, edge=NAVY_TINT)
     s.text(x0, axis_y - 0.52, "features: rows dated ≤ D", size=SMALL, color=NAVY, weight="bold")
-    if label and label.kind == "no_event":  # the label is a window after D, not a point
+    if label and label.windowed:  # the label is a window after D, not a point
         lx = x0 + (5 + mob) * step
         s.box(d_x + 0.08, axis_y - 0.6, lx - d_x - 0.08, 0.4, fill=ACCENT, edge=ACCENT)
         s.text(lx, axis_y - 0.85, f"label {label.label_def}: (D, D + {label.days} days]", size=SMALL, color=ACCENT,
@@ -141,8 +155,10 @@ def _timeline(s: Slide, label: LabelFacts | None, x: float, w: float) -> float:
     return axis_y
 
 
-def _leakage_rules(lk: LeakageFacts) -> list[str]:
-    """The point-in-time rules in words: cutoff per source, replay and single-feature guards."""
+def _leakage_rules(lk: LeakageFacts, label: LabelFacts | None = None, rk: RankingFacts | None = None) -> list[str]:
+    """The point-in-time rules in words: cutoff per source, replay and single-feature
+    guards; for a graded label (kind interactions: no single-feature AUC), the ceiling of
+    the recommenders' evaluation `rk` instead."""
     cuts = ", ".join(f"{src} {cut.replace('<=', '≤')} D" for src, (_, cut) in lk.cutoffs.items())
     items = [f"Cutoff per source (gold.sources): {cuts}." if cuts else "No gold sources declared.",
              "Each feature row records _asof_<source>, the latest source month it read; the cutoff guard "
@@ -150,13 +166,18 @@ def _leakage_rules(lk: LeakageFacts) -> list[str]:
     if lk.replay_cut:
         items.append(f"Replay guard: gold up to {lk.replay_cut}, rebuilt from data cut at that month, must equal "
                      f"the full build.")
-    items.append(f"Single-feature guard: a feature that alone separates the label with AUC above "
-                 f"{lk.auc_threshold:g} raises an alarm.")
+    if label is not None and label.kind == "interactions":
+        ceiling = ceiling_text(rk) if rk is not None else "its ceiling"
+        items.append(f"Recommender ceiling: a model above {ceiling} after the cut has seen the window: an alarm.")
+    else:
+        items.append(f"Single-feature guard: a feature that alone separates the label with AUC above "
+                     f"{lk.auc_threshold:g} raises an alarm.")
     return items
 
 
-def _guard_table(s: Slide, lk: LeakageFacts, rx: float, rw: float) -> float:
-    """The guard results of the run, one row per guard and one for the AUC guard; returns the y below."""
+def _guard_table(s: Slide, lk: LeakageFacts, rx: float, rw: float, rk: RankingFacts | None = None) -> float:
+    """The guard results of the run, one row per guard, one for the AUC guard and, with the
+    recommenders' evaluation `rk`, one for their ceiling; returns the y below."""
     s.text(rx, CONTENT_TOP, f"Guard results (_meta/leakage, run {lk.run_id or '–'})", size=SMALL, color=GREY_DARK,
            weight="bold")
     rows, colors = [], []
@@ -168,8 +189,14 @@ def _guard_table(s: Slide, lk: LeakageFacts, rx: float, rw: float) -> float:
         rows.append(["AUC", plural(len(lk.aucs), "feature"), f"{passed} of {len(lk.aucs)} below {lk.auc_threshold:g}",
                      "pass" if passed == len(lk.aucs) else "ALARM"])
         colors.append(None if passed == len(lk.aucs) else ACCENT)
-    y = s.table(rx, CONTENT_TOP + 0.35, [0.8, 1.2, rw - 2.55, 0.55], ["Guard", "Subject", "Result", ""], rows,
-                row_colors=colors, aligns=["left", "left", "left", "right"])
+    if rk is not None:
+        above = len({a["model"] for a in rk.alarms})
+        rows.append(["ceiling", "recommenders", f"{above} of {len(rk.models)} above {ceiling_text(rk)} at cut {rk.cut}",
+                     "ALARM" if rk.alarms else "pass"])
+        colors.append(ACCENT if rk.alarms else None)
+    subject = 1.2 if rk is None else 1.35
+    y = s.table(rx, CONTENT_TOP + 0.35, [0.8, subject, rw - 1.35 - subject, 0.55], ["Guard", "Subject", "Result", ""], rows,
+                row_colors=colors, aligns=["left", "left", "left", "right"], pad=0.07 if rk is None else 0.04)
     return y
 
 
@@ -263,7 +290,10 @@ def slide_features(f: DeckFacts) -> Slide:
         if ft.missing_in_store:
             store += f" Missing from the store: {', '.join(ft.missing_in_store)}."
         if ky + 0.2 + 0.75 <= CONTENT_BOTTOM:  # three lines fit above the footer
-            s.paragraph(x, ky + 0.2, store, w, size=SMALL, color=GREY_DARK)
+            ky = s.paragraph(x, ky + 0.2, store, w, size=SMALL, color=GREY_DARK)
+        others = "Also declared: " + "; ".join(f"gold/{name}, {k} features" for name, k in ft.entity_tables.items()) + "."
+        if ft.entity_tables and ky + 0.15 + len(wrap(others, w, SMALL)) * line_height(SMALL) <= CONTENT_BOTTOM:
+            s.paragraph(x, ky + 0.15, others, w, size=SMALL, color=GREY_DARK)
     rx, rw = grid(4, 8)
     s.text(rx, CONTENT_TOP, "One example of each kind (declared in the YAML, no code)", size=SMALL, color=GREY_DARK,
            weight="bold")

@@ -1,15 +1,18 @@
-"""Slides 8 to 10, what it gives and how to rerun it: the sanity model, how to run
-(commands and provenance), and the limits measured on the run with the next steps."""
+"""Slides 8 to 10, what it gives and how to rerun it: the sanity model (for a label of
+kind interactions, the recommenders of :mod:`slides_ranking`), how to run (commands and
+provenance), and the limits measured on the run with the next steps."""
 
 from __future__ import annotations
 
 import re
 
-from .facts import DeckFacts
+from .facts import FEATURE_STORE, DeckFacts
 from .format import month_of, month_span, n, pct, portable_path
-from .slide import Slide
+from .slide import Slide, table_height
+from .slides_ranking import headline_ranking, slide_ranking
 from .style import (
     BODY,
+    CONTENT_BOTTOM,
     CONTENT_TOP,
     CONTENT_W,
     GREY_DARK,
@@ -29,6 +32,8 @@ def _model_name(name: str) -> str:
 
 
 def headline_model(f: DeckFacts) -> str:
+    if f.graded:
+        return headline_ranking(f)
     m = f.model
     if m is None:
         return "No sanity model has been trained on this datamart yet; one command trains and scores it"
@@ -39,6 +44,8 @@ def headline_model(f: DeckFacts) -> str:
 
 
 def slide_model(f: DeckFacts) -> Slide:
+    if f.graded:
+        return slide_ranking(f)
     m = f.model
     s = Slide("Sanity model, out of time", headline_model(f))
     x, w = grid(0, 7)
@@ -111,12 +118,15 @@ def run_commands(f: DeckFacts) -> list[tuple[str, str]]:
     label = f.label.label_def if f.label else (f.model.label_def if f.model else "")
     domain = f.run.domain or "loan_default"
     train = f"python -m utils.ml.train --domain {domain} --datamart $DM" + (f" --label-def {label}" if label else "")
+    what = "train the out-of-time models"
+    if f.graded:
+        train, what = f"python main.py train --domain {domain} --datamart $DM", "evaluate the recommenders (a build does too)"
     return [
         ("where the raw files are, where the tables go", f"DATA={portable_path(f.run.data_root) or 'data'}"),
         ("", f"DM={portable_path(f.datamart)}"),
         ("build every layer (skips unchanged inputs)", f"python main.py --domain {domain} --data-root $DATA --datamart $DM"),
         ("profile the run and write the quality report", f"python main.py report --domain {domain} --datamart $DM"),
-        ("train the out-of-time models", train),
+        (what, train),
         ("render this deck from the latest run", f"python main.py deck --domain {domain} --datamart $DM"),
     ]
 
@@ -194,8 +204,13 @@ def slide_run(f: DeckFacts) -> Slide:
             ["config", f"{f.config_file}, hash {f.run.config_hash}"
              + ("" if f.config_matches_run else " (run's config no longer found)")],
             ["runs in the ledger", f"{f.run.runs_in_ledger}, {f.run.successful_runs} successful up to this one"]]
-    rows += [[src.file, f"sha256 {src.sha256[:12]}…"] for src in f.sources if src.sha256]
-    s.table(rx, CONTENT_TOP + 0.35, [2.3, rw - 2.3], ["Item", "Value"], rows, pad=0.05)
+    files = [[src.file, f"sha256 {src.sha256[:12]}…" if src.files == 1 else f"{src.files} files, each with its sha256"]
+             for src in f.sources if src.sha256 or src.files > 1]
+    if table_height([2.3, rw - 2.3], ["Item", "Value"], rows + files, pad=0.05) > CONTENT_BOTTOM - CONTENT_TOP - 0.35:
+        # more inputs than the slide holds: one row for them all
+        files = [["inputs", f"{sum(src.files for src in f.sources)} files of {len(f.sources)} sources, each with its "
+                            "sha256 in the run record"]]
+    s.table(rx, CONTENT_TOP + 0.35, [2.3, rw - 2.3], ["Item", "Value"], rows + files, pad=0.05)
     return s
 
 
@@ -217,7 +232,9 @@ def limits(f: DeckFacts) -> list[str]:
         out.append(f"Cleaning nulled {n(nulled)} unusable raw values; the rows stay, marked in <column>_invalid "
                    f"flags, and models must cope with the gaps.")
     label = f.label
-    if label and ft.rows:
+    if f.graded:
+        out += _ranking_limits(f)
+    elif label and ft.rows:
         unlabelled = ft.rows - label.total
         if unlabelled > 0 and label.kind == "no_event":
             out.append(f"{n(unlabelled)} feature rows have no label yet: their {label.days}-day window ends after "
@@ -240,6 +257,39 @@ def limits(f: DeckFacts) -> list[str]:
     return out
 
 
+def _months_between(first: str, last: str) -> int:
+    """Months from `first` to `last` ("2024-11", "2024-12" -> 1)."""
+    (y0, m0), (y1, m1) = (map(int, first.split("-")), map(int, last.split("-")))
+    return (y1 - y0) * 12 + m1 - m0
+
+
+def _ranking_limits(f: DeckFacts) -> list[str]:
+    """The limits of a graded label and its recommenders, each with its number."""
+    label, rk, out = f.label, f.ranking, []
+    store = f.table(FEATURE_STORE)
+    last = month_of(store.last_partition) if store else None
+    newest = label.application_months[-1] if label.application_months else None
+    if last and newest and last > newest:
+        months = (f"The month end {last} has" if _months_between(newest, last) == 1 else
+                  f"The month ends after {newest} (up to {last}) have")
+        out.append(f"{months} no labels yet: the {label.days}-day window ends after the data (censored, not "
+                   "guessed).")
+    if rk is None:
+        out.append(f"No recommender has been evaluated yet: {f.model_hint}.")
+        return out
+    if rk.population:
+        out.append(f"Only {n(rk.users.get('all'))} of the {n(rk.population)} users registered at the cut "
+                   f"({pct(rk.users.get('all', 0) / rk.population)}) touched a {label.item} in the {label.days} days "
+                   "after it; the others cannot be judged offline.")
+    out.append(f"One cut ({rk.cut}), one window of truth, untuned parameters: the order of "
+               f"{rk.best.name} and the runner-up ({rk.models[1].name if len(rk.models) > 1 else '–'}) may change "
+               "with the cut.")
+    if rk.users.get("cold"):
+        out.append(f"{n(rk.users['cold'])} evaluated users are cold (no event up to the cut): every model gives "
+                   "them the popularity list.")
+    return out
+
+
 NEXT_STEPS = (
     "Incremental builds across sources: a month new in every file still re-checks whole the tables "
     "whose rules read a changed table, and gold.",
@@ -251,14 +301,35 @@ NEXT_STEPS = (
 )
 
 
+#: the next steps of a domain whose label is graded (recommenders)
+NEXT_STEPS_RANKING = (
+    "Several cuts (a rolling origin) instead of one, with the spread of every metric per model.",
+    "Tune each recommender (ALS rank and regularisation, co-occurrence half-life) on a validation cut before "
+    "the test cut.",
+    "Cold users: a better fallback than one popularity list (by country, or by the first session's category).",
+    "Serving: top_k() behind the API, from the same events and similarity as the evaluation.",
+    "Monitoring: coverage, popularity bias and realised clicks as the label windows close.",
+)
+
+
+def next_steps(f: DeckFacts) -> tuple[str, ...]:
+    """The next steps of the deck's domain: recommenders for a graded label, else the classifier's."""
+    return NEXT_STEPS_RANKING if f.graded else NEXT_STEPS
+
+
 def headline_limits(f: DeckFacts) -> str:
     ft = f.features
     gaps = sorted(ft.rows_without.items(), key=lambda kv: -kv[1])
     nulled = f.quality.failed_by_action.get("nulled", 0)
+    nxt = "more cuts, tuning and serving" if f.graded else "tracking, serving and monitoring"
+    rk = f.ranking if f.graded else None
+    if rk is not None and rk.population:
+        unjudged = 1 - rk.users.get("all", 0) / rk.population
+        return f"Limits: one cut, and {pct(unjudged)} of the users at it have nothing to judge; next: {nxt}"
     if gaps and gaps[0][1]:
         return (f"Limits: {n(gaps[0][1])} feature rows lack {gaps[0][0]} history, {n(nulled)} raw values were "
-                f"nulled; next: tracking, serving and monitoring")
-    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: tracking, serving and monitoring"
+                f"nulled; next: {nxt}")
+    return f"Limits: {n(nulled)} raw values were nulled in cleaning; next: {nxt}"
 
 
 def slide_limits(f: DeckFacts) -> Slide:
@@ -268,5 +339,5 @@ def slide_limits(f: DeckFacts) -> Slide:
     s.bullets(x, CONTENT_TOP + 0.35, limits(f), w, size=SMALL, gap=0.16)
     rx, rw = grid(8, 4)
     s.text(rx, CONTENT_TOP, "Next steps", size=SMALL, color=GREY_DARK, weight="bold")
-    s.bullets(rx, CONTENT_TOP + 0.35, NEXT_STEPS, rw, size=SMALL, gap=0.16, marker_color=NAVY)
+    s.bullets(rx, CONTENT_TOP + 0.35, next_steps(f), rw, size=SMALL, gap=0.16, marker_color=NAVY)
     return s

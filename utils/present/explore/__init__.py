@@ -17,8 +17,10 @@ environment variables and keep no state.
 Modules, by idea: ``datamart`` (build it when missing), ``coverage`` (rows per snapshot
 month), ``columns`` (missing and invalid values, samples, correlation), ``quality`` (the
 quality `_meta` tables, quarantine and accounting), ``model`` (the sanity classifier and
-the leakage guards), ``charts`` (the chart kit they share). Every name the notebooks use
-is importable from here (``from utils.present import explore; explore.rule_summary(...)``).
+the leakage guards), ``reco`` (user x item interactions, the long tail, a graded label
+store and the recommenders' evaluation), ``charts`` (the chart kit they share). Every
+name the notebooks use is importable from here (``from utils.present import explore;
+explore.rule_summary(...)``).
 """
 
 from __future__ import annotations
@@ -78,4 +80,28 @@ from .quality import (
                       reconciliation,
                       reconciliation_totals,
                       rule_summary,
+)
+from .reco import (
+                      activity_distribution,
+                      activity_stats,
+                      evaluation_table,
+                      interaction_density,
+                      item_popularity,
+                      label_summary,
+                      latest_items,
+                      metrics_at_k,
+                      model_runs,
+                      plot_activity_histogram,
+                      plot_interaction_heatmap,
+                      plot_label_grades,
+                      plot_long_tail,
+                      plot_model_comparison,
+                      plot_quarantined_by_rule,
+                      plot_value_counts,
+                      read_evaluation,
+                      retrieval_table,
+                      top_entities,
+                      top_matrix,
+                      top_share,
+                      value_counts,
 )
