@@ -38,3 +38,20 @@ def test_compose_runs_jupyter_with_a_token_and_the_pipeline_on_demand():
     assert pipeline["profiles"] == ["pipeline"]
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["python", "main.py"]' in dockerfile and "USER 1000:1000" in dockerfile
+
+
+def test_compose_serves_the_api_and_the_mlflow_ui_behind_secrets_on_loopback():
+    import yaml
+
+    from utils.cli import DELEGATED, SUBCOMMANDS
+
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yaml").read_text())
+    for name, secret in (("api", "LAKEHOUSE_API_KEY"), ("mlflow", "MLFLOW_AUTH_ADMIN_PASSWORD")):
+        service = compose["services"][name]
+        assert service["profiles"] == ["serve"] and "healthcheck" in service
+        assert all(p.startswith("127.0.0.1:") for p in service["ports"]), name
+        # the secret must be given: compose refuses to start the service without it
+        assert service["environment"][secret].startswith("${" + secret + ":?"), name
+        assert {v.split(":")[1] for v in service["volumes"]} == {"/home/lakehouse/app/datamart"}
+        command = service["command"][0]  # a sub-command of python main.py (the image's entry point)
+        assert command in SUBCOMMANDS and command in DELEGATED, name

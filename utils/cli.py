@@ -6,6 +6,10 @@
     python main.py report | deck | docs   the quality report, the deck, the docs
     python main.py sql "SELECT ..."       SQL over a domain's silver and gold tables
     python main.py train --domain D       models out of time, tracked and registered in MLflow
+    python main.py materialize            the online store (latest features per entity)
+    python main.py serve [--port N]       the serving API (predict, recommend, features)
+    python main.py monitor --domain D     drift, performance, alerts, retraining
+    python main.py mlflow [--port N]      the MLflow UI, behind a login
 
 Exit status: 0 on success, 1 when the run fails (one line on stderr says why and where
 the full log is), 2 for wrong options.
@@ -76,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python main.py [build]",
         description="Build the lakehouse datamart: sources -> landing -> bronze -> silver -> gold Delta tables. "
-                    "Other commands: python main.py collect | report | deck | docs | sql | train (each with --help).",
+                    "Other commands: python main.py collect | report | deck | docs | sql | train | materialize | serve | "
+                    "monitor | mlflow (each with --help).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _shared_options(p)
@@ -156,7 +161,8 @@ def summary_table(record) -> Table:
     return table
 
 
-SUBCOMMANDS = ("build", "collect", "report", "deck", "docs", "sql", "train")
+SUBCOMMANDS = ("build", "collect", "report", "deck", "docs", "sql", "train", "materialize", "serve", "monitor",
+               "mlflow")
 
 
 def available_domains() -> list[str]:
@@ -210,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # tracked in MLflow by default here; python -m utils.ml.train tracks with --track
         return train.main(argv if "--tracking-uri" in argv else [*argv, "--track"])
-    if command in ("report", "deck", "docs"):
+    if command in ("report", "deck", "docs", "materialize", "serve", "monitor", "mlflow"):
         return _delegate(command, argv)
     return build_main(argv)
 
@@ -233,15 +239,18 @@ def _recommends(domain: str | None) -> bool:
     return gold is not None and gold.recommend is not None
 
 
+#: Sub-commands that are another module's command line: python main.py <name> = python -m <module>.
+DELEGATED = {
+    "report": "utils.quality.report", "deck": "utils.present.deck", "docs": "utils.present.docs",
+    "materialize": "utils.serve.online_store", "serve": "utils.serve.api", "monitor": "utils.ml.monitor",
+    "mlflow": "utils.serve.mlflow_ui",
+}
+
+
 def _delegate(command: str, argv: list[str]) -> int:
-    """`report`, `deck`, `docs`: the tools' own command lines."""
-    if command == "report":
-        from utils.quality.report import main as tool
-    elif command == "deck":
-        from utils.present.deck import main as tool
-    else:
-        from utils.present.docs import main as tool
-    return tool(argv)
+    """`report`, `deck`, `docs`, `materialize`, `serve`, `monitor`, `mlflow`: the tools'
+    own command lines."""
+    return importlib.import_module(DELEGATED[command]).main(argv)
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -314,6 +323,8 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
                     options.data_root)
         record = pipeline.run_pipeline(config, options, spark, RichProgress(err))
         _evaluate_recommenders(config, options, record, spark)
+        _materialize(config, options, record)
+        _monitor(config, options, record)
     except KeyboardInterrupt:
         err.print(f"error: interrupted; tables keep their last committed versions (log: {log_file})")
         return 130
@@ -350,6 +361,43 @@ def _evaluate_recommenders(config, options, record, spark) -> None:
     if wrote_gold or not latest.is_file():
         report = recommend.run(spark(), options.datamart, config.domain)
         logger.info("\n%s", recommend.summary(report))
+
+
+def _materialize(config, options, record) -> None:
+    """After a build that wrote the feature store (or left no online store yet), its
+    latest rows go to the default online store (SQLite under the datamart)."""
+    if config.gold is None or "gold" not in options.layers:
+        return
+    from utils.serve import online_store
+
+    store = online_store.open_store(online_store.default_url(options.datamart))
+    try:
+        known = store.info(config.domain) is not None
+    finally:
+        store.close()
+    wrote = any(o.table == "gold/feature_store" and o.status != "unchanged" for o in record.outputs)
+    if wrote or not known:
+        online_store.materialize(options.datamart, [config.domain])
+
+
+def _monitor(config, options, record) -> None:
+    """After a build that wrote gold, a classifier domain whose champion is in the
+    datamart's MLflow store is monitored (drift, performance, alerts, retraining as its
+    monitoring: section says). No store or no champion: nothing to monitor yet."""
+    if config.gold is None or config.gold.recommend is not None or "gold" not in options.layers:
+        return
+    if not any(o.layer == "gold" and o.status != "unchanged" for o in record.outputs):
+        return
+    if not (Path(options.datamart) / "_mlflow" / "mlflow.db").is_file():
+        return
+    from utils.ml import monitor
+
+    try:
+        result = monitor.monitor(options.datamart, config.domain)
+    except monitor.NoChampionError as exc:
+        logger.info("monitoring %s skipped: %s", config.domain, exc)
+        return
+    logger.info("monitoring %s: %d alert(s)", config.domain, len(result.get("alerts", [])))
 
 
 def collect_parser() -> argparse.ArgumentParser:

@@ -39,6 +39,7 @@ from utils.lake.config_schema import (  # noqa: F401  (the constants are re-expo
     FORMATS, PAGINATIONS, SEVERITIES, SILVER_TYPES, ColumnModel, CsvModel, DomainModel, GoldModel, LeakageModel,
     RuleModel, SilverModel, SourceModel, first_problem, json_schema,
 )
+from utils.lake.config_monitor import MonitoringSpec
 from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 CONF_DIR = PROJECT_ROOT / "conf"
 SCHEMA_FILE = CONF_DIR / "schema.json"
@@ -354,6 +355,7 @@ class DomainConfig:
     raw: dict[str, Any]
     silver: dict[str, SilverTable] = field(default_factory=dict)
     gold: GoldSpec | None = None
+    monitoring: MonitoringSpec | None = None  # the monitoring: section (None: no alert rules)
 
     @property
     def config_hash(self) -> str:
@@ -516,6 +518,7 @@ def _build(file: Path, raw: dict[str, Any], doc: DomainModel) -> DomainConfig:
         spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in doc.spark.items()},
         raw=raw, silver={name: _silver(file, name, t, raw["silver"][name]) for name, t in doc.silver.items()},
         gold=_gold(doc.gold, raw["gold"]) if doc.gold is not None else None,
+        monitoring=doc.monitoring.spec() if doc.monitoring is not None else None,
     )
 
 

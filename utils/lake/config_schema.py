@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Optional
 from pydantic import (ConfigDict, Field, ValidationError, field_validator, model_validator)
 
 from utils.lake.config_gold import GoldModel, LeakageModel  # noqa: F401  (LeakageModel re-exported)
+from utils.lake.config_monitor import MonitoringModel
 from utils.lake.config_types import (  # noqa: F401  (the constants are re-exported)
     FORMATS, PAGINATIONS, SEVERITIES, SILVER_TYPES, _SNAKE, AnyText, Count, DateText, Flag, Format, Number, Pagination,
     PositiveCount, PositiveNumber, Range, Scalar, Severity, SilverType, Text, Texts, _choice, _kind, _Model, _NonEmpty,
@@ -301,6 +302,8 @@ class DomainModel(_Model):
                                             json_schema_extra={"minProperties": 1})
     silver: dict[str, SilverModel] = Field({}, description="Silver tables: bronze source, column recipes, rules.")
     gold: GoldModel = Field(None, description="Feature and label stores.")
+    monitoring: MonitoringModel = Field(None, description="Alert rules of the champion model's monitoring (drift, "
+                                        "realised performance, predicted positive rate) and what triggers retraining.")
 
     @model_validator(mode="after")
     def _references_exist(self) -> DomainModel:

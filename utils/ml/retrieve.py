@@ -14,8 +14,10 @@ A user with no history, or fewer than k candidates, gets the most popular items 
 (``item_features`` by purchases, then views, in the 30 days up to D) with
 ``fallback: true``: never an empty answer.
 
-Reads go through delta-rs; the silver event tables are read once per table version
-and kept (:data:`_CACHE`), so repeated calls cost a filter, not a scan.
+Reads go through delta-rs; the silver event tables and each similarity snapshot are read
+once per table version and kept (:data:`_CACHE`), so repeated calls cost a filter, not a
+scan. Safe to call from several threads (each call filters with its own DuckDB
+connection).
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def _history(spec, datamart: Path, domain: str, user: str, as_of: pd.Timestamp, 
         rows = _cached(path, [rec.user, rec.item, column] + _where_columns(where, path))
         mine = rows[rows[rec.user] == user]
         if where and len(mine):
-            mine = duckdb.query_df(mine, "t", f"select * from t where {where}").df()
+            with duckdb.connect() as con:  # one connection per call: the default one is not thread-safe
+                con.register("t", mine)
+                mine = con.execute(f"select * from t where {where}").df()
         t = pd.to_datetime(mine[column], utc=True)
         keep = (t <= as_of) & (t > as_of - pd.Timedelta(days=days))
         age = (as_of - t[keep]).dt.total_seconds() / 86400
@@ -75,6 +79,14 @@ def _history(spec, datamart: Path, domain: str, user: str, as_of: pd.Timestamp, 
                                    "weight": weight * np.power(0.5, age.to_numpy() / half_life_days),
                                    "event_type": kind}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["product_id", "weight", "event_type"])
+
+
+def _similarity(path: Path, d: dt.date) -> pd.DataFrame:
+    """The similarity rows of snapshot `d`, read once per table version and kept."""
+    key = (f"{path}@{d}", delta_io.table_version(path))
+    if key not in _CACHE:
+        _CACHE[key] = read_arrow(path, key[1], partitions=pds.field("snapshot_date") == d).to_pandas()
+    return _CACHE[key]
 
 
 def _where_columns(where: str | None, path: Path) -> list[str]:
@@ -110,7 +122,7 @@ def top_k(datamart: str | Path, user: str, as_of: Any, k: int = 10, *, domain: s
     items = pd.DataFrame(columns=["product_id", "score", "source"])
     if len(history):
         weights = history.groupby("product_id")["weight"].sum()
-        sims = read_arrow(sim_path, partitions=pds.field("snapshot_date") == pd.Timestamp(d).date()).to_pandas()
+        sims = _similarity(sim_path, d)
         sims = sims[sims[spec.similarity[sim_name].item].isin(weights.index)]
         factor = np.where(sims["kind"] == "content", content_weight, 1.0)
         sims = sims.assign(score=sims["score"].to_numpy() * factor

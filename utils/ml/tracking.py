@@ -16,8 +16,8 @@ the champion's on the same cut; otherwise it stays, and the run records why
 monitoring's job.
 
 Default store, embedded: ``sqlite:///<datamart>/_mlflow/mlflow.db`` with artefacts in
-``<datamart>/_mlflow/artifacts/``. MLflow is imported only here, so the rest of the
-package does not pay its start-up time.
+``<datamart>/_mlflow/artifacts/``. MLflow is imported only here (and inside the functions of
+:mod:`utils.ml.monitor`), so the rest of the package does not pay its start-up time.
 """
 
 from __future__ import annotations
@@ -92,9 +92,11 @@ def _params(metrics: dict) -> dict[str, Any]:
 
 
 def log_training(result: dict, datamart: str | Path, *, tracking_uri: str | None = None,
-                 out_dir: str | Path | None = None, artifact_root: str | Path | None = None) -> Tracked:
+                 out_dir: str | Path | None = None, artifact_root: str | Path | None = None,
+                 promote: bool = True) -> Tracked:
     """Log a :func:`utils.ml.train.train` result to MLflow, register its best model and
-    move the champion alias when it is not worse (see the module)."""
+    move the champion alias when it is not worse (see the module); with ``promote=False``
+    (a challenger of :mod:`utils.ml.monitor`) the alias stays where it is."""
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
@@ -138,7 +140,8 @@ def log_training(result: dict, datamart: str | Path, *, tracking_uri: str | None
                 (Path(tmp) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
                 mlflow.log_artifact(str(Path(tmp) / "metrics.json"))
         version = int(info.registered_model_version)
-        champion, decision = _promote(client, model_name, version, metrics)
+        champion, decision = (_promote(client, model_name, version, metrics) if promote
+                              else (_champion_version(client, model_name), "challenger: the alias is not moved"))
         mlflow.set_tag("champion_decision", decision)
     logger.info("MLflow: run %s in %s; %s version %d (champion: version %d; %s)", run.info.run_id, experiment,
                 model_name, version, champion, decision)
@@ -152,6 +155,16 @@ def _own_types(model) -> list[str]:
     import skops.io
 
     return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+def _champion_version(client, model_name: str) -> int:
+    """The version the champion alias names (0: none)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client.get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        return 0
 
 
 def _promote(client, model_name: str, version: int, metrics: dict) -> tuple[int, str]:

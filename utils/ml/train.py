@@ -581,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from utils.lake import logs
+    from utils.ml import train as _module  # run the imported module: pickled models then name
+    # utils.ml.train.nulls_to_nan, not __main__.nulls_to_nan (which no other process can load)
 
     logs.configure()
-    sys.exit(main())
+    sys.exit(_module.main())

@@ -7,7 +7,8 @@ run of the ledger (or ``--run-id``), profiling the run first when `_meta/profile
 no rows of it (that needs Spark; the report itself does not), and prints the paths.
 
 What it reads, and only that: the run ledger (`_meta/runs`), `_meta/quality`,
-`_meta/accounting`, `_meta/leakage`, `_meta/profile`, the Delta logs of the silver and
+`_meta/accounting`, `_meta/leakage`, `_meta/profile`, `_meta/drift`, `_meta/performance`,
+`_meta/alerts` (the domain's latest monitoring run), the Delta logs of the silver and
 gold tables of the run's domain (``<layer>/<domain>/<table>``, located by
 :class:`utils.lake.datamart.Datamart`; row counts per partition at the versions the run
 recorded) and
@@ -25,7 +26,10 @@ Content:
     invalid values per column and partition, distributions (histograms from the
     stored bins: all partitions, first and latest), drift of every numeric column
     between the first and the latest partition (PSI from the stored histograms, bands
-    0.1 and 0.25), and for silver the top quarantine reasons with sample rows.
+    0.1 and 0.25), and for silver the top quarantine reasons with sample rows;
+  - monitoring, when the run's domain has been monitored (``python -m utils.ml.monitor``):
+    PSI per feature over the snapshots (the features that drift most) and the champion's
+    ROC AUC per labelled cohort, from `_meta/drift`, `_meta/performance` and `_meta/alerts`.
 
 The HTML is one self-contained file (inline CSS, figures as base64 PNG); the PDF has
 A4 landscape pages drawn with matplotlib (no pyplot, so no global backend is set). The
@@ -34,9 +38,9 @@ absolute path.
 
 Modules, by idea: ``data`` (reading the run's tables into a :class:`ReportData`),
 ``drift`` (PSI), ``rules`` (rules.csv and rule totals), ``format`` and ``summary``
-(text shared by PDF and HTML), ``pages`` (the PDF's drawing kit), ``checks_pages`` and
-``profile_pages`` (the pages), ``html_page`` (the HTML), ``build`` (the report and the
-command line). May import utils.lake, utils.layers.leakage (its schema) and
+(text shared by PDF and HTML), ``pages`` (the PDF's drawing kit), ``checks_pages``,
+``profile_pages`` and ``monitoring`` (the pages), ``html_page`` (the HTML), ``build`` (the
+report and the command line). May import utils.lake, utils.layers.leakage (its schema) and
 utils.quality. Every public name of the former single module is importable from here
 (PROJECT_ROOT from utils.lake.paths).
 """
@@ -70,6 +74,7 @@ from .data import (
 from .drift import PSI_BANDS, PSI_EPSILON, drift_table, psi, psi_band
 from .format import portable_path
 from .html_page import CSS, PNG_DPI, render_html, table_section
+from .monitoring import MonitoringData, load_monitoring, monitoring_html, monitoring_pages
 from .pages import (
                    A4_LANDSCAPE,
                    COLORS,

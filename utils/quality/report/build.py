@@ -18,6 +18,7 @@ from .checks_pages import missing_pages, quarantine_pages, rules_page, summary_p
 from .data import ReportData, ReportError, load_report_data, resolve_run
 from .format import portable_path
 from .html_page import png, render_html
+from .monitoring import monitoring_pages
 from .pages import Pages
 from .profile_pages import distribution_pages, drift_page
 from .rules import write_rules_csv
@@ -35,7 +36,8 @@ def default_out_dir(datamart: str | Path, run_id: str) -> Path:
 def build_figures(data: ReportData) -> Pages:
     """Every page of the report, in order: summary, then per table its rule results,
     missing values, distributions (with the drift chart below when it fits, else on its
-    own page) and top quarantine reasons."""
+    own page) and top quarantine reasons; then the monitoring of the domain's champion
+    model when it has been monitored."""
     pages = Pages(data.run["run_id"])
     summary_page(pages, data)
     for table in data.tables:
@@ -45,6 +47,8 @@ def build_figures(data: ReportData) -> Pages:
         drift_page(pages, data, table, fig, bottom)
         if table.startswith("silver/"):
             quarantine_pages(pages, data, table)
+    if data.monitoring is not None:
+        monitoring_pages(pages, data.monitoring)
     return pages
 
 

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from utils.quality.profile import profile_path, read_profile
 
 from .drift import drift_table
 from .rules import with_rule_labels
+
+if TYPE_CHECKING:
+    from .monitoring import MonitoringData
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class ReportData:
     drift: pd.DataFrame
     summaries: list[TableSummary]
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
+    monitoring: MonitoringData | None = None  # the domain's latest monitoring run
 
 
 def successful_runs(datamart: Path) -> list[dict[str, Any]]:
@@ -174,8 +178,10 @@ def load_report_data(datamart: str | Path, run_id: str | None = None) -> ReportD
             if prev_q is not None and not prev_q[prev_q["table"] == t].empty:
                 s.prev_failed_checks = int(prev_q[prev_q["table"] == t]["rows_failed"].sum())
         summaries.append(s)
+    from .monitoring import load_monitoring
+
     return ReportData(root, run, previous, tables, q, acc, leak, profile, drift_table(profile), summaries,
-                      _quarantine_rows(dm, versions.get(QUARANTINE), tables))
+                      _quarantine_rows(dm, versions.get(QUARANTINE), tables), load_monitoring(root, run["domain"]))
 
 
 def profile_of(data: ReportData, table: str) -> pd.DataFrame:

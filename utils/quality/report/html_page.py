@@ -71,7 +71,7 @@ def render_html(data: ReportData, images: dict[str, list[str]]) -> str:
              "<h1>Data-quality report</h1>",
              f"<p class='meta'>datamart {html.escape(portable_path(data.datamart))}</p>",
              "<nav>" + "".join(f"<a href='#{html.escape(anchor[t])}'>{html.escape(t)}</a>" for t in data.tables)
-             + "</nav>",
+             + ("<a href='#monitoring'>monitoring</a>" if data.monitoring is not None else "") + "</nav>",
              "<h2 id='summary'>Summary</h2>"]
     parts += [f"<p class='meta'>{html.escape(line)}</p>" for line in run_lines(data)]
     parts.append(_html_table(SUMMARY_HEADER, summary_rows(data), numeric=range(1, 10)))
@@ -79,6 +79,11 @@ def render_html(data: ReportData, images: dict[str, list[str]]) -> str:
     for table in data.tables:
         parts.append(f"<h2 id='{html.escape(anchor[table])}'>{html.escape(table)}</h2>")
         parts += table_section(data, table, images.get(table, []))
+    if data.monitoring is not None:
+        from .monitoring import monitoring_html
+
+        parts.append("<h2 id='monitoring'>Monitoring of the champion model</h2>")
+        parts += monitoring_html(data.monitoring, images.get("monitoring", []))
     parts.append(f"<p class='note'>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by utils.quality.report "
                  "from the _meta tables, the Delta logs and the quarantine; nothing from bronze.</p></body></html>")
     return "\n".join(parts)
