@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from utils.ml.tracking import CHAMPION, Tracked, _experiment, default_tracking_uri
+from utils.ml.tracking import Tracked, _experiment, default_tracking_uri, promote_unless_worse
 
 logger = logging.getLogger(__name__)
 
@@ -120,30 +120,10 @@ def log_evaluation(report: dict, train: pd.DataFrame, models: dict[str, Any], da
         info = mlflow.pyfunc.log_model(name="model", python_model=wrapper, signature=signature,
                                        input_example=example, registered_model_name=model_name)
         version = int(info.registered_model_version)
-        champion, decision = _promote(client, model_name, version, cut, _score(report["models"][best]))
+        champion, decision = promote_unless_worse(client, model_name, version, cut=cut,
+                                                  score=_score(report["models"][best]),
+                                                  metric="best.warm_ndcg_at_10", words="warm NDCG@10")
         mlflow.set_tag("champion_decision", decision)
     logger.info("MLflow: run %s in %s; %s version %d = %s (champion: version %d; %s)", run.info.run_id, experiment,
                 model_name, version, best, champion, decision)
     return Tracked(run.info.run_id, experiment, model_name, version, champion, decision)
-
-
-def _promote(client, model_name: str, version: int, cut: str, score: float) -> tuple[int, str]:
-    """Move the champion alias to `version` unless the champion is better on the same cut."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        current = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        current = None
-    if current is None:
-        client.set_registered_model_alias(model_name, CHAMPION, str(version))
-        return version, f"first champion (warm NDCG@10 {score:.4f})"
-    run = client.get_run(current.run_id)
-    old, old_cut = run.data.metrics.get("best.warm_ndcg_at_10"), run.data.params.get("cut", "")
-    if old_cut == cut and old is not None and score < old:
-        return int(current.version), (f"kept version {current.version}: warm NDCG@10 {score:.4f} < {old:.4f} "
-                                      f"on the same cut {cut}")
-    client.set_registered_model_alias(model_name, CHAMPION, str(version))
-    reason = (f"warm NDCG@10 {score:.4f} >= {old:.4f} on the same cut {cut}" if old_cut == cut and old is not None
-              else f"a newer cut ({cut}, was {old_cut or 'unknown'})")
-    return version, f"promoted over version {current.version}: {reason}"

@@ -169,25 +169,32 @@ def _champion_version(client, model_name: str) -> int:
 
 def _promote(client, model_name: str, version: int, metrics: dict) -> tuple[int, str]:
     """Move the champion alias to `version` when there is none or it is not worse on the
-    same cut; returns (champion version, decision in words)."""
+    same cut (test ROC AUC); returns (champion version, decision in words)."""
+    auc = float(metrics["models"][metrics["best_model"]]["test"]["auc"])
+    return promote_unless_worse(client, model_name, version, cut=metrics["split"].get("cut", ""), score=auc,
+                                metric="best.test_auc", words="test ROC AUC")
+
+
+def promote_unless_worse(client, model_name: str, version: int, *, cut: str, score: float, metric: str,
+                         words: str) -> tuple[int, str]:
+    """Move the champion alias to `version` unless the champion's run logged a higher
+    `metric` on the same `cut` (its ``cut`` parameter); a newer cut always wins. Returns
+    (champion version, decision in words)."""
     from mlflow.exceptions import MlflowException
 
-    auc = float(metrics["models"][metrics["best_model"]]["test"]["auc"])
-    cut = metrics["split"].get("cut", "")
     try:
         current = client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         current = None
     if current is None:
         client.set_registered_model_alias(model_name, CHAMPION, str(version))
-        return version, f"first champion (test ROC AUC {auc:.4f})"
+        return version, f"first champion ({words} {score:.4f})"
     run = client.get_run(current.run_id)
-    old_auc = run.data.metrics.get("best.test_auc")
-    old_cut = run.data.params.get("cut", "")
-    if old_cut == cut and old_auc is not None and auc < old_auc:
-        return int(current.version), (f"kept version {current.version}: test ROC AUC {auc:.4f} < {old_auc:.4f} "
+    old, old_cut = run.data.metrics.get(metric), run.data.params.get("cut", "")
+    if old_cut == cut and old is not None and score < old:
+        return int(current.version), (f"kept version {current.version}: {words} {score:.4f} < {old:.4f} "
                                       f"on the same cut {cut}")
     client.set_registered_model_alias(model_name, CHAMPION, str(version))
-    reason = (f"test ROC AUC {auc:.4f} >= {old_auc:.4f} on the same cut {cut}" if old_cut == cut and old_auc is not None
+    reason = (f"{words} {score:.4f} >= {old:.4f} on the same cut {cut}" if old_cut == cut and old is not None
               else f"a newer cut ({cut}, was {old_cut or 'unknown'})")
     return version, f"promoted over version {current.version}: {reason}"

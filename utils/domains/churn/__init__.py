@@ -8,9 +8,9 @@ Imports: numpy, pandas and the standard library only (no Spark, nothing of utils
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from pathlib import Path
+
+from utils.domains import generate_once
 
 from .synthetic import DEFAULT_CUSTOMERS, DEFAULT_SEED, generate
 
@@ -20,22 +20,8 @@ logger = logging.getLogger(__name__)
 def ensure_sample(data_root: Path, *, customers: int = DEFAULT_CUSTOMERS, seed: int = DEFAULT_SEED) -> bool:
     """Generate the churn sample into `data_root` when it holds no ``crm/`` folder;
     True when it generated, False when the data was already there (never overwritten).
-
-    The files are written into a hidden folder beside `data_root` and moved in with
-    ``crm/`` last, so an interrupted generation leaves no ``crm/`` and is redone."""
-    data_root = Path(data_root)
-    if (data_root / "crm").is_dir():
+    An interrupted generation leaves no ``crm/`` and is redone (:func:`generate_once`)."""
+    if (Path(data_root) / "crm").is_dir():
         return False
     logger.info("no churn sample in %s: generating %d customers (seed %d)", data_root, customers, seed)
-    data_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{data_root.name}.", dir=data_root.parent))
-    try:
-        generate(staging, customers, seed)
-        for entry in sorted(staging.iterdir(), key=lambda p: p.name == "crm"):
-            target = data_root / entry.name
-            if target.is_dir():
-                shutil.rmtree(target)  # a leftover of an interrupted run (no crm/ means incomplete)
-            entry.replace(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return True
+    return generate_once(data_root, "crm", lambda folder: generate(folder, customers, seed))
