@@ -97,3 +97,26 @@ def postgres_url() -> str:
     except psycopg.Error as exc:
         pytest.skip(f"no PostgreSQL at 127.0.0.1: {str(exc).splitlines()[0]}")
     return url
+
+
+def run_notebook(folder: Path, name: str, env: dict[str, str], kernels: Path, monkeypatch) -> tuple[list, int]:
+    """Execute notebooks/<folder>/<name> top to bottom with `env` in a `python3` kernel of
+    this interpreter (its spec written under `kernels`); (its code cells, the figures drawn).
+    The committed notebook must hold no outputs."""
+    pytest.importorskip("nbclient", reason="nbclient is needed to run the notebooks (pip install nbclient)")
+    pytest.importorskip("ipykernel", reason="ipykernel is needed to run the notebooks (pip install ipykernel)")
+    import os
+
+    import nbformat
+    from ipykernel.kernelspec import write_kernel_spec
+    from nbclient import NotebookClient
+
+    write_kernel_spec(kernels / "kernels" / "python3")
+    monkeypatch.setenv("JUPYTER_PATH", str(kernels))
+    where = PROJECT_ROOT / "notebooks" / folder
+    nb = nbformat.read(where / name, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)  # committed without outputs
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(where)}}).execute(
+        env={**os.environ, **env})
+    return code, sum(1 for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {}))

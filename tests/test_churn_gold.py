@@ -255,27 +255,12 @@ def test_churn_catalogue_and_formulation_are_current():
 
 
 def test_churn_notebook_runs_top_to_bottom_and_draws_its_figures(built, tmp_path, monkeypatch):
-    pytest.importorskip("nbclient", reason="nbclient is needed to run the notebooks (pip install nbclient)")
-    pytest.importorskip("ipykernel", reason="ipykernel is needed to run the notebooks (pip install ipykernel)")
-    import os
-
-    import nbformat
-    from ipykernel.kernelspec import write_kernel_spec
-    from nbclient import NotebookClient
-
-    from utils.lake.paths import PROJECT_ROOT
+    from conftest import run_notebook
 
     data, datamart = built
-    write_kernel_spec(tmp_path / "kernels" / "python3")  # a kernel running this interpreter
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    folder = PROJECT_ROOT / "notebooks" / "churn"
-    nb = nbformat.read(folder / "churn.ipynb", as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.outputs == [] and c.execution_count is None for c in code)  # committed without outputs
-    env = {**os.environ, "LAKEHOUSE_DATAMART": str(datamart), "LAKEHOUSE_DATA_ROOT": str(data),
-           "LAKEHOUSE_SPARK_MASTER": "local[2]", "LAKEHOUSE_HOLDOUT_MONTHS": "2"}
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
-    figures = sum(1 for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+    _, figures = run_notebook("churn", "churn.ipynb", {
+        "LAKEHOUSE_DATAMART": str(datamart), "LAKEHOUSE_DATA_ROOT": str(data), "LAKEHOUSE_SPARK_MASTER": "local[2]",
+        "LAKEHOUSE_HOLDOUT_MONTHS": "2"}, tmp_path, monkeypatch)
     assert figures >= 9
 
 

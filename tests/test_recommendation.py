@@ -261,24 +261,10 @@ def test_tracked_evaluation_registers_a_champion_that_serves_without_spark(built
 
 
 def test_recommendation_notebook_runs_top_to_bottom_and_draws_its_figures(built, tmp_path, monkeypatch):
-    pytest.importorskip("nbclient", reason="nbclient is needed to run the notebooks (pip install nbclient)")
-    pytest.importorskip("ipykernel", reason="ipykernel is needed to run the notebooks (pip install ipykernel)")
-    import os
-
-    import nbformat
-    from ipykernel.kernelspec import write_kernel_spec
-    from nbclient import NotebookClient
-
-    from utils.lake.paths import PROJECT_ROOT
+    from conftest import run_notebook
 
     data, datamart = built
-    write_kernel_spec(tmp_path / "kernels" / "python3")  # a kernel running this interpreter
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    folder = PROJECT_ROOT / "notebooks" / "recommendation"
-    nb = nbformat.read(folder / "recommendation.ipynb", as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    env = {**os.environ, "LAKEHOUSE_DATAMART": str(datamart), "LAKEHOUSE_DATA_ROOT": str(data),
-           "LAKEHOUSE_SPARK_MASTER": "local[2]"}
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
-    figures = sum(1 for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+    _, figures = run_notebook("recommendation", "recommendation.ipynb", {
+        "LAKEHOUSE_DATAMART": str(datamart), "LAKEHOUSE_DATA_ROOT": str(data), "LAKEHOUSE_SPARK_MASTER": "local[2]"},
+        tmp_path, monkeypatch)
     assert figures >= 10

@@ -349,6 +349,12 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
     return 0
 
 
+def _wrote(record, layer: str, table: str | None = None) -> bool:
+    """Whether the run wrote a table of `layer` (or that `table`), rather than skipping it."""
+    return any(o.layer == layer and (table is None or o.table == table) and o.status != "unchanged"
+               for o in record.outputs)
+
+
 def _evaluate_recommenders(config, options, record, spark) -> None:
     """After a build that wrote gold (or left no evaluation yet), a domain with
     recommenders is evaluated: <datamart>/_models/<domain>/evaluation.json."""
@@ -357,7 +363,7 @@ def _evaluate_recommenders(config, options, record, spark) -> None:
     from utils.ml import recommend
 
     latest = Datamart(options.datamart, config.domain).models / "evaluation.json"
-    wrote_gold = any(o.layer == "gold" and o.status != "unchanged" for o in record.outputs)
+    wrote_gold = _wrote(record, "gold")
     if wrote_gold or not latest.is_file():
         report = recommend.run(spark(), options.datamart, config.domain)
         logger.info("\n%s", recommend.summary(report))
@@ -375,7 +381,7 @@ def _materialize(config, options, record) -> None:
         known = store.info(config.domain) is not None
     finally:
         store.close()
-    wrote = any(o.table == "gold/feature_store" and o.status != "unchanged" for o in record.outputs)
+    wrote = _wrote(record, "gold", "gold/feature_store")
     if wrote or not known:
         online_store.materialize(options.datamart, [config.domain])
 
@@ -386,7 +392,7 @@ def _monitor(config, options, record) -> None:
     monitoring: section says). No store or no champion: nothing to monitor yet."""
     if config.gold is None or config.gold.recommend is not None or "gold" not in options.layers:
         return
-    if not any(o.layer == "gold" and o.status != "unchanged" for o in record.outputs):
+    if not _wrote(record, "gold"):
         return
     if not (Path(options.datamart) / "_mlflow" / "mlflow.db").is_file():
         return

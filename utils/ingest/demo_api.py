@@ -29,23 +29,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
-import http.client
 import json
 import logging
 import os
 import secrets
-import socket
 import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+
+from utils.lake.http_thread import serve_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -309,51 +306,11 @@ def _decode_cursor(cursor: str) -> int:
         raise HTTPException(400, "invalid cursor") from None
 
 
-@contextlib.contextmanager
-def serve(app: FastAPI, host: str = HOST, port: int = 0, *, startup_timeout_s: float = 10.0) -> Iterator[str]:
-    """Run `app` with uvicorn in a background thread; yields its base URL (http://127.0.0.1:PORT).
-
-    Port 0 picks a free port. Returns once GET /health answers; stops the server on exit.
-    """
-    # proto=IPPROTO_TCP, or asyncio skips TCP_NODELAY and every keep-alive answer waits ~40 ms (Nagle)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    base_url = f"http://{host}:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="demo-api", daemon=True)
-    thread.start()
-    try:
-        _wait_healthy(base_url, thread, startup_timeout_s)
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=5)
-        sock.close()
-
-
-def _wait_healthy(base_url: str, thread: threading.Thread, timeout_s: float) -> None:
-    """Poll GET /health (plain http.client: an httpx client costs ~50 ms to build)."""
-    host, port = base_url.removeprefix("http://").split(":")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError(f"demo API at {base_url} stopped while starting")
-        connection = http.client.HTTPConnection(host, int(port), timeout=1.0)
-        try:
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.01)
-    raise RuntimeError(f"demo API at {base_url} did not answer /health within {timeout_s} s")
+def serve(app: FastAPI, host: str = HOST, port: int = 0, *, startup_timeout_s: float = 10.0):
+    """Run `app` with uvicorn in a background thread (a context manager yielding its base
+    URL, http://127.0.0.1:PORT). Port 0 picks a free port. Returns once GET /health
+    answers; stops the server on exit."""
+    return serve_in_thread(app, host, port, name="demo-api", startup_timeout_s=startup_timeout_s, lifespan="off")
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -208,7 +208,6 @@ class _GoldInputs:
             population = population.where(F.col("snapshot_date") >= F.lit(first))
             labels = labels.where(F.col("snapshot_date") >= F.lit(first))
         frames = {"feature_store": self._features(spec, population, cut)}
-        snapshots = None
         for name, sub in spec.tables.items():
             frames[name] = self._features(sub, self._entity_population(sub, cut, end, first), cut)
         if spec.similarity:

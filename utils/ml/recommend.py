@@ -151,16 +151,17 @@ def _catalogue(spark, datamart: Path, domain: str, spec, cut: dt.date, versions:
 def evaluate_models(data: RecoData, spec, spark, names: tuple[str, ...] | None = None,
                     models: dict[str, Any] | None = None) -> dict:
     """Fit every model on `data.train`, recommend for the evaluated users, score them.
-    `models` (name -> a model object, fitted here) replaces the configured ones; pass a
-    dict to keep the fitted models."""
+    `models`: name -> a model object to use instead of the configured ones; an empty
+    dict is filled with the configured models (`names`, default all), so the caller
+    keeps the fitted models."""
     from utils.ml import rank_metrics, recommenders
 
     rec = spec.recommend
     ks, kmax = tuple(rec.ks), max(rec.ks)
+    models = {} if models is None else models
     if not models:
-        names = names or recommenders.MODELS
-        made = {n: recommenders.make(n, spark=spark, **rec.models.get(n, {})) for n in names}
-        models = made if models is None else (models.update(made) or models)
+        models.update({n: recommenders.make(n, spark=spark, **rec.models.get(n, {}))
+                       for n in names or recommenders.MODELS})
     segments = {"all": data.users, "warm": sorted(data.warm), "cold": sorted(set(data.users) - data.warm)}
     out: dict[str, Any] = {}
     for name, model in models.items():

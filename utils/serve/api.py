@@ -42,17 +42,15 @@ import argparse
 import contextlib
 import datetime as dt
 import decimal
-import http.client
 import ipaddress
 import logging
 import math
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +60,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
+
+from utils.lake.http_thread import serve_in_thread
 
 logger = logging.getLogger(__name__)
 
@@ -470,52 +470,13 @@ def create_app(datamart: str | Path, *, online_url: str | None = None, api_key: 
 # --------------------------------------------------------------------------- running it
 
 
-@contextlib.contextmanager
 def serve(app: FastAPI, host: str = HOST, port: int = 0, *, startup_timeout_s: float = 60.0,
-          log_level: str = "warning", access_log: bool = True) -> Iterator[str]:
-    """Run `app` with uvicorn in a background thread; yields its base URL. Port 0 picks a
-    free port. Returns once GET /health answers (the champions loaded); stops on exit."""
-    import uvicorn
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, or asyncio skips TCP_NODELAY and keep-alive answers wait ~40 ms (Nagle)
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    base_url = f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=access_log,
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="serving-api", daemon=True)
-    thread.start()
-    try:
-        _wait_healthy(host, bound, thread, startup_timeout_s)
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=5)
-        sock.close()
-
-
-def _wait_healthy(host: str, port: int, thread: threading.Thread, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError(f"the serving API on {host}:{port} stopped while starting")
-        connection = http.client.HTTPConnection(host, port, timeout=5.0)
-        try:
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.05)
-    raise RuntimeError(f"the serving API on {host}:{port} did not answer /health within {timeout_s} s")
+          log_level: str = "warning", access_log: bool = True):
+    """Run `app` with uvicorn in a background thread (a context manager yielding its base
+    URL). Port 0 picks a free port. Returns once GET /health answers (the champions
+    loaded); stops on exit."""
+    return serve_in_thread(app, host, port, name="serving API", startup_timeout_s=startup_timeout_s,
+                           join_timeout_s=10.0, log_level=log_level, access_log=access_log)
 
 
 def _loopback(host: str) -> bool:

@@ -12,6 +12,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from utils.domains.sample import calendar_days, month_add, stream  # noqa: F401  (re-exported)
+
 from . import layout as L
 from .dirt import how_many
 from .text import make_emails, make_names, make_phones
@@ -21,21 +23,7 @@ CUSTOMERS, CHURN, WORDING, ORDERS, EVENTS, TICKETS, DIRT = range(1, 8)
 NEVER = 10**6  # the day of something that does not happen within the calendar
 
 
-def stream(seed: int, *keys: int) -> np.random.Generator:
-    """An independent random stream for (seed, keys): changing how one part of the data
-    draws never shifts another part."""
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
-
-def calendar_days(start: dt.date, months: int) -> int:
-    """Days from `start` to the first day after its `months` months."""
-    return (month_add(start, months) - start).days
-
-
-def month_add(day: dt.date, months: int) -> dt.date:
-    """The first of the month `months` after `day`'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def _pick(rng: np.random.Generator, values: tuple[str, ...], weights: tuple[float, ...], n: int) -> np.ndarray:

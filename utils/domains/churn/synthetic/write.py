@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.domains.sample import month_arg, rows_per_table, write_csv, write_lines
+
 from . import layout as L
 from .activity import DAY, daily_state, make_events, make_orders, make_tickets
 from .dirt import event_dirt, order_dirt, orphan_refunds, ticket_dirt
@@ -75,17 +77,6 @@ def simulate(truth: pd.DataFrame, seed: int, start: dt.date, months: int) -> tup
             pd.concat(tickets, ignore_index=True))
 
 
-def _write_csv(path: Path, frame: pd.DataFrame) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(handle, index=False, lineterminator="\n")
-    return len(frame)
-
-
-def _write_lines(path: Path, lines: list[str]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    return len(lines)
 
 
 def _prepare_orders(orders: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator, start: dt.date,
@@ -124,9 +115,9 @@ def _write_monthly(out: Path, manifest: Manifest, start: dt.date, months: int, f
     for m in range(months):
         month = month_add(start, m)
         path = L.orders_file(month)
-        manifest.files[path] = _write_csv(out / path, orders[orders["month"] == m][L.ORDER_COLUMNS])
+        manifest.files[path] = write_csv(out / path, orders[orders["month"] == m][L.ORDER_COLUMNS])
         path = L.events_file(month)
-        manifest.files[path] = _write_lines(out / path, event_records(events[events["drop"] == m]))
+        manifest.files[path] = write_lines(out / path, event_records(events[events["drop"] == m]))
 
 
 def generate(out: Path, customers: int = L.DEFAULT_CUSTOMERS, seed: int = L.DEFAULT_SEED, *,
@@ -155,12 +146,12 @@ def generate(out: Path, customers: int = L.DEFAULT_CUSTOMERS, seed: int = L.DEFA
 
     manifest = Manifest(customers=customers, seed=seed, start=start.isoformat(), months=months)
     for month, frame in crm_snapshots(truth, start, months):
-        manifest.files[L.crm_file(month)] = _write_csv(out / L.crm_file(month), frame)
+        manifest.files[L.crm_file(month)] = write_csv(out / L.crm_file(month), frame)
     report("crm", 3, STEPS)
     _write_monthly(out, manifest, start, months, {"orders": order_frame, "events": event_frame})
     report("orders and events", 4, STEPS)
     lines = ticket_records(tickets, truth, start, stream(seed, WORDING))
-    manifest.files[L.TICKETS_FILE] = _write_lines(out / L.TICKETS_FILE, lines)
+    manifest.files[L.TICKETS_FILE] = write_lines(out / L.TICKETS_FILE, lines)
     report("tickets", 5, STEPS)
 
     _fill_manifest(manifest, truth, {**order_counts, **event_counts, **ticket_counts}, start, months)
@@ -173,9 +164,8 @@ def generate(out: Path, customers: int = L.DEFAULT_CUSTOMERS, seed: int = L.DEFA
 def _fill_manifest(manifest: Manifest, truth: pd.DataFrame, counts: dict[str, int], start: dt.date,
                    months: int) -> None:
     """Rows per table, dirt, drift and truth."""
-    for table, prefix in (("customers", "crm/"), ("orders", "orders/"), ("web_events", "events/"),
-                          ("support_tickets", "api/")):
-        manifest.rows[table] = sum(v for k, v in manifest.files.items() if k.startswith(prefix))
+    manifest.rows.update(rows_per_table(manifest.files, {"customers": "crm/", "orders": "orders/",
+                                                         "web_events": "events/", "support_tickets": "api/"}))
     counts["invalid_emails"] = int((~truth["email"].str.contains("@", regex=False)).sum())
     counts["plan_changes"] = int((truth["plan_change_day"] < NEVER).sum())
     manifest.dirt = dict(sorted(counts.items()))
@@ -187,16 +177,6 @@ def _fill_manifest(manifest: Manifest, truth: pd.DataFrame, counts: dict[str, in
                       "returning_churners": int((truth["return_day"] < NEVER).sum())}
 
 
-def _month(value: str) -> dt.date:
-    """--start as the first of its month: 2024-05 or 2024-05-01."""
-    try:
-        day = dt.date.fromisoformat(value if len(value) > 7 else f"{value}-01")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM or YYYY-MM-01, got {value!r}") from None
-    if day.day != 1:
-        raise argparse.ArgumentTypeError(f"--start must be the first of a month, got {value}")
-    return day
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate the sample the options ask for into --out, with a progress bar; 0."""
@@ -207,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="number of customers (default %(default)s)")
     p.add_argument("--seed", type=int, default=L.DEFAULT_SEED, help="random seed (default %(default)s)")
     p.add_argument("--out", type=Path, default=Path("data/churn"), help="output folder (default %(default)s)")
-    p.add_argument("--start", type=_month, default=L.DEFAULT_START, help="first month, YYYY-MM (default 2023-01)")
+    p.add_argument("--start", type=month_arg, default=L.DEFAULT_START, help="first month, YYYY-MM (default 2023-01)")
     p.add_argument("--months", type=int, default=L.DEFAULT_MONTHS, help="number of months (default %(default)s)")
     args = p.parse_args(argv)
     if args.customers < 1 or args.months < 1:

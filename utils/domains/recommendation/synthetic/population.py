@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from utils.domains.sample import calendar_days, month_add, stream  # noqa: F401  (re-exported)
+
 from . import layout as L
 from . import vocab
 
@@ -21,21 +23,7 @@ DAY = 86_400
 USERS, CATALOG, SESSIONS, FOLLOW_UPS, RATINGS, SCORES, DIRT, ORDERS, TEXT = range(1, 10)
 
 
-def stream(seed: int, *keys: int) -> np.random.Generator:
-    """An independent random stream for (seed, keys): changing how one part of the data
-    draws never shifts another part."""
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
-
-def month_add(day: dt.date, months: int) -> dt.date:
-    """The first of the month `months` after `day`'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def calendar_days(start: dt.date, months: int) -> int:
-    """Days from `start` to the first day after its `months` months."""
-    return (month_add(start, months) - start).days
 
 
 def day_months(start: dt.date, days: int) -> np.ndarray:

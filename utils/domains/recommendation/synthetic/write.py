@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.domains.sample import month_arg, rows_per_table, write_csv, write_lines
+
 from . import layout as L
 from . import vocab
 from .catalog import Catalog, make_catalog
@@ -54,17 +56,6 @@ class Manifest:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
 
-def _write_csv(path: Path, frame: pd.DataFrame) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(handle, index=False, lineterminator="\n")
-    return len(frame)
-
-
-def _write_lines(path: Path, lines: list[str]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    return len(lines)
 
 
 def _prepare_events(events: pd.DataFrame, sessions: pd.DataFrame, catalog: Catalog, users: Users, seed: int,
@@ -140,16 +131,16 @@ def generate(out: Path, users: int = L.DEFAULT_USERS, seed: int = L.DEFAULT_SEED
         month = month_add(start, m)
         for path, part in ((L.users_file(month), user_frame[user_frame["month"] == m][L.USER_COLUMNS]),
                            (L.orders_file(month), order_frame[order_frame["month"] == m][L.ORDER_COLUMNS])):
-            manifest.files[path] = _write_csv(out / path, part)
+            manifest.files[path] = write_csv(out / path, part)
     report("users and orders", 3, STEPS)
     for channel in L.CHANNELS:
         for m in range(months):
             path = L.clickstream_file(channel, month_add(start, m))
             part = frame[(frame["channel"].to_numpy() == channel) & (frame["month"].to_numpy() == m)]
-            manifest.files[path] = _write_lines(out / path, event_records(part))
+            manifest.files[path] = write_lines(out / path, event_records(part))
     report("clickstream", 4, STEPS)
-    manifest.files[L.PRODUCTS_FILE] = _write_lines(out / L.PRODUCTS_FILE, product_records(catalog, start))
-    manifest.files[L.SCORES_FILE] = _write_lines(out / L.SCORES_FILE, score_records(scores, catalog, start))
+    manifest.files[L.PRODUCTS_FILE] = write_lines(out / L.PRODUCTS_FILE, product_records(catalog, start))
+    manifest.files[L.SCORES_FILE] = write_lines(out / L.SCORES_FILE, score_records(scores, catalog, start))
     report("api", 5, STEPS)
 
     _fill_manifest(manifest, counts, people, catalog, sessions, orders, frame, start, months)
@@ -163,9 +154,9 @@ def _fill_manifest(manifest: Manifest, counts: dict[str, int], people: Users, ca
                    sessions: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame, start: dt.date,
                    months: int) -> None:
     """Rows per table, dirt and truth."""
-    for table, prefix in (("users", "users/"), ("products", L.PRODUCTS_FILE), ("product_scores", L.SCORES_FILE),
-                          ("clickstream", "clickstream/"), ("orders", "orders/")):
-        manifest.rows[table] = sum(v for k, v in manifest.files.items() if k.startswith(prefix))
+    manifest.rows.update(rows_per_table(manifest.files, {
+        "users": "users/", "products": L.PRODUCTS_FILE, "product_scores": L.SCORES_FILE,
+        "clickstream": "clickstream/", "orders": "orders/"}))
     counts["category_changes"] = int(catalog.versions["category_change"].sum())
     manifest.dirt = dict(sorted(counts.items()))
     cold = (month_add(start, max(months - 2, 0)) - start).days * DAY
@@ -187,16 +178,6 @@ def _fill_manifest(manifest: Manifest, counts: dict[str, int], people: Users, ca
     }.items()))
 
 
-def _month(value: str) -> dt.date:
-    """--start as the first of its month: 2024-05 or 2024-05-01."""
-    try:
-        day = dt.date.fromisoformat(value if len(value) > 7 else f"{value}-01")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM or YYYY-MM-01, got {value!r}") from None
-    if day.day != 1:
-        raise argparse.ArgumentTypeError(f"--start must be the first of a month, got {value}")
-    return day
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate the sample the options ask for into --out, logging each step; 0."""
@@ -204,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=L.DEFAULT_USERS, help="number of users (default %(default)s)")
     p.add_argument("--seed", type=int, default=L.DEFAULT_SEED, help="random seed (default %(default)s)")
     p.add_argument("--out", type=Path, default=Path("data/recommendation"), help="output folder (default %(default)s)")
-    p.add_argument("--start", type=_month, default=L.DEFAULT_START, help="first month, YYYY-MM (default 2024-01)")
+    p.add_argument("--start", type=month_arg, default=L.DEFAULT_START, help="first month, YYYY-MM (default 2024-01)")
     p.add_argument("--months", type=int, default=L.DEFAULT_MONTHS, help="number of months (default %(default)s)")
     args = p.parse_args(argv)
     if args.users < 1 or args.months < 1:
