@@ -165,6 +165,9 @@ class ColumnSpec:
     mask: str | None = None  # hmac_sha256
     derive: str | None = None  # SQL over the cleaned value (the column's name) and snapshot_date; replaces it
     description: str = ""
+    decimal_separator: str = "."  # numeric text written 12345,6 when ","
+    time_zone: str | None = None  # timestamp text is wall-clock time of this zone (converted to UTC)
+    repeated_hour: tuple[str, ...] = ()  # series columns: a repeated local hour's 2nd row is the later instant
 
     @property
     def validated(self) -> bool:
@@ -276,11 +279,27 @@ def _column(name: str, doc: ColumnModel) -> ColumnSpec:
         fit_k=None if doc.fit_range is None else float(doc.fit_range.k), pattern=doc.pattern,
         vocabulary=tuple(doc.vocabulary) if doc.vocabulary else None, on_invalid=doc.on_invalid,
         flag=doc.flag, mask=doc.mask, derive=doc.derive, description=doc.description or "",
+        decimal_separator=doc.decimal_separator, time_zone=doc.time_zone, repeated_hour=tuple(doc.repeated_hour or ()),
     )
+
+
+def denial_check(equal: list[str], different: list[str]) -> str:
+    """The SQL predicate of a denial constraint "no two rows with equal `equal` and
+    different `different`": true when the row's group holds one distinct value (a
+    window over the rows evaluated together)."""
+    def quote(c: str) -> str:
+        return "`" + c.replace("`", "``") + "`"
+    values = ", ".join(quote(c) for c in different)
+    return f"size(collect_set(struct({values})) over (partition by {', '.join(quote(c) for c in equal)})) <= 1"
 
 
 def _rule(doc: RuleModel) -> RuleSpec:
     ref = doc.references
+    if doc.denial is not None:  # evaluated as the check it stands for
+        equal, different = list(doc.denial.equal), list(doc.denial.different)
+        return RuleSpec(name=doc.name, severity=doc.severity, check=denial_check(equal, different), where=doc.where,
+                        description=doc.description or (f"two rows with the same {', '.join(equal)} and different "
+                                                        f"{', '.join(different)}"))
     return RuleSpec(
         name=doc.name, severity=doc.severity, check=doc.check, unique=None if doc.unique is None else tuple(doc.unique),
         references=None if ref is None else (ref.table, tuple(ref.columns)), description=doc.description or "",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import zoneinfo
 from typing import Any, ClassVar, Optional
 
 from pydantic import (ConfigDict, Field, ValidationError, field_validator, model_validator)
@@ -201,12 +202,31 @@ class ColumnModel(_Model):
     derive: Text = Field(None, description="SQL expression that replaces the cleaned value by a value derived from "
                                            "it (the column's own name) and snapshot_date, e.g. an age band from a "
                                            "birth date; the cleaned value itself is not kept.")
+    decimal_separator: _choice(".", ",") = Field(".", description="Numeric types: the decimal mark of the text; with "
+                                                 "',' (12345,6) a text holding '.' is invalid.")
+    time_zone: Text = Field(None, description="type timestamp: the text is the wall-clock time of this IANA zone "
+                            "(e.g. Europe/Paris, daylight saving included), converted to UTC; an hour that occurs "
+                            "twice is read as its first occurrence unless repeated_hour says otherwise.")
+    repeated_hour: Texts = Field(None, description="With time_zone: the columns of a series (e.g. device_id). In the "
+                                 "hour a change of clocks repeats, the second row of a series at the same local "
+                                 "time (in file order) is the later instant.")
     description: Text = Field(None, description="Shown in the documentation.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnModel:
         if (self.parse == "list") != (self.type == "array<string>"):
             raise _problem("", "parse: list and type: array<string> go together")
+        if self.decimal_separator != "." and self.type not in ("int", "long", "double"):
+            raise _problem(".decimal_separator", "applies to types int, long and double")
+        if self.time_zone is not None:
+            if self.type != "timestamp":
+                raise _problem(".time_zone", "applies to type timestamp")
+            try:
+                zoneinfo.ZoneInfo(self.time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise _problem(".time_zone", f"not an IANA time zone: {self.time_zone!r}") from None
+        if self.repeated_hour and self.time_zone is None:
+            raise _problem(".repeated_hour", "needs time_zone")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
@@ -225,22 +245,32 @@ class ReferencesModel(_Model):
                                           "status = 'completed'.")
 
 
+class DenialModel(_Model):
+    """A denial constraint: no two rows with equal `equal` columns and different
+    `different` columns (every row of such a group fails; nulls are values)."""
+
+    equal: Texts = Field(description="Columns two rows share, e.g. [device_id, read_at].")
+    different: Texts = Field(description="Columns in which they must then not differ, e.g. [meter_kwh].")
+
+
 class RuleModel(_Model):
-    """A named quality rule: exactly one of check, unique, references."""
+    """A named quality rule: exactly one of check, unique, references, denial."""
 
     name: Text = Field(description="Unique per table, e.g. valid_<column>, unique_<key>, known_<category>.")
     severity: Severity = Field(description="warn: count only; drop: row -> quarantine; fail: stop before writing.")
     check: Text = Field(None, description="SQL predicate a row must not make FALSE (NULL passes).")
     unique: Texts = Field(None, description="Key columns (the first row by source line is kept).")
     references: ReferencesModel = Field(None, description="A silver table whose key the row's columns must match.")
+    denial: DenialModel = Field(None, description="No two rows agree on `equal` and differ on `different` (each row "
+                                "of such a group fails).")
     where: Text = Field(None, description="check and references: SQL predicate selecting the rows the rule applies "
                                           "to (the others pass), e.g. status = 'refunded'.")
     description: Text = Field(None, description="Shown in the documentation and quality reports.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleModel:
-        if sum(x is not None for x in (self.check, self.unique, self.references)) != 1:
-            raise _problem(f" ({self.name})", "give exactly one of check, unique, references")
+        if sum(x is not None for x in (self.check, self.unique, self.references, self.denial)) != 1:
+            raise _problem(f" ({self.name})", "give exactly one of check, unique, references, denial")
         if self.where is not None and self.unique is not None:
             raise _problem(f" ({self.name}).where", "applies to check and references rules, not unique")
         return self

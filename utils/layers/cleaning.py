@@ -20,7 +20,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column
+from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
 from utils.lake.config import ColumnSpec
@@ -59,6 +59,9 @@ def _strip_chars(value: Column, chars: str) -> Column:
 
 def _cast(value: Column, spec: ColumnSpec) -> Column:
     """Text -> the column's type; null where the text does not convert."""
+    if spec.decimal_separator != "." and spec.type in ("int", "long", "double"):
+        # 12345,6 -> 12345.6; a text holding "." then is not a number of this column
+        value = F.when(~value.contains("."), F.regexp_replace(value, re.escape(spec.decimal_separator), "."))
     if spec.type in ("int", "long"):
         # exact integer text first (every digit kept); "7.0"-style text through double
         lo, hi = (-2147483648, 2147483647) if spec.type == "int" else (-(2**63), 2**63 - 1)
@@ -78,8 +81,22 @@ def _cast(value: Column, spec: ColumnSpec) -> Column:
         return dates[0] if len(dates) == 1 else F.coalesce(*dates)
     if spec.type == "timestamp":  # in the session time zone (UTC); offsets in the text are honoured
         stamps = [F.try_to_timestamp(value, F.lit(fmt)) for fmt in spec.date_formats]
-        return stamps[0] if len(stamps) == 1 else F.coalesce(*stamps)
+        stamp = stamps[0] if len(stamps) == 1 else F.coalesce(*stamps)
+        # wall-clock time of a zone -> UTC (a repeated hour: its first occurrence)
+        return F.to_utc_timestamp(stamp, spec.time_zone) if spec.time_zone else stamp
     return value
+
+
+def repeated_hour(stamp: Column, spec: ColumnSpec, order: tuple[str, ...]) -> Column:
+    """`stamp` (UTC, from the wall-clock time of ``spec.time_zone``) with the hour that a
+    change of clocks repeats resolved: among the rows of one series (``spec.repeated_hour``)
+    at the same such time, the second and later rows in `order` (file order) are the
+    later occurrence, one hour on. A window over the rows evaluated together."""
+    local = F.from_utc_timestamp(stamp, spec.time_zone)
+    hour = F.expr("INTERVAL 1 HOUR")
+    repeated = F.from_utc_timestamp(stamp + hour, spec.time_zone) == local
+    rank = F.row_number().over(Window.partitionBy(*spec.repeated_hour, stamp).orderBy(*order))
+    return F.when(F.coalesce(repeated, F.lit(False)) & (rank > 1), stamp + hour).otherwise(stamp)
 
 
 def parse_column(raw: Column, spec: ColumnSpec) -> tuple[Column, Column, dict[str, Column]]:

@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 
 from utils.lake.config import ColumnSpec, RuleSpec, SilverTable, Source
 from utils.layers.bronze import PARTITION_COLUMN
-from utils.layers.cleaning import bound_column, parse_column
+from utils.layers.cleaning import bound_column, parse_column, repeated_hour
 
 METRIC_PREFIX = "_m_"
 RULE_PREFIX = "_r_"
@@ -129,6 +129,9 @@ def clean_table(
         *LINEAGE_KEPT,
         PARTITION_COLUMN,
     )
+    for spec in table.columns:
+        if spec.repeated_hour:  # the second reading of a repeated local hour is the later instant
+            out = out.withColumn(spec.name, repeated_hour(F.col(spec.name), spec, LINEAGE_KEPT))
     for spec in table.columns:
         if spec.derive:  # e.g. an age band replaces the birth date it is computed from
             out = out.withColumn(spec.name, F.expr(spec.derive))

@@ -15,7 +15,8 @@ Files (under the output folder; calendar default 2024-01-01 .. 2024-12-31, local
     it, empty, or stale), address, postcode, city, installed_on, removed_on.
 ``registry/buildings.csv``
     The building registry: building_id (BLD-1234), address (as a clerk wrote it),
-    postcode, city, floor_area_m2, construction_year, heating_type, use_type; also
+    postcode, city, floor_area_m2, construction_year, heating_type, use_type,
+    updated_on (the row's last edit, before the calendar); also
     buildings without a device (some next door to a metered one).
 ``calendar/holidays.csv``
     Public holidays: date, name, scope.

@@ -131,6 +131,9 @@ def _registry(buildings: pd.DataFrame, streets: list, extra_ids: np.ndarray, ren
                      "construction_year": int(rng.integers(*L.CONSTRUCTION_YEARS)),
                      "heating_type": str(rng.choice(L.HEATING_TYPES)), "use_type": str(rng.choice(L.USE_TYPES))})
     registry = pd.DataFrame(rows)
+    # the day each row was last edited, in the two years before the calendar
+    registry["updated_on"] = [(start - dt.timedelta(days=int(d))).isoformat()
+                              for d in rng.integers(1, 730, size=len(registry))]
     # denial-constraint violations of metered buildings: no floor area, built after the first reading
     picks = rng.choice(len(buildings), size=min(len(buildings), L.BAD_FLOOR_AREAS + L.LATE_CONSTRUCTION),
                        replace=False)
@@ -139,7 +142,8 @@ def _registry(buildings: pd.DataFrame, streets: list, extra_ids: np.ndarray, ren
     registry.loc[late, "construction_year"] = start.year + 1
     defects = {"bad_floor_area": sorted(registry.loc[bad_area, "building_id"]),
                "construction_after_first_reading": sorted(registry.loc[late, "building_id"])}
-    return registry.sort_values("building_id", kind="stable").reset_index(drop=True), variants, defects
+    registry = registry.sort_values("building_id", kind="stable").reset_index(drop=True)[L.REGISTRY_COLUMNS]
+    return registry, variants, defects
 
 
 def _devices(buildings: pd.DataFrame, ids: np.ndarray, seed: int, start: dt.date,

@@ -38,7 +38,7 @@ LOCAL_FORMAT_PY = "%d.%m.%Y %H:%M"
 LOCAL_FORMAT = "dd.MM.yyyy HH:mm"
 DEVICE_COLUMNS = ["device_id", "building_ref", "address", "postcode", "city", "installed_on", "removed_on"]
 REGISTRY_COLUMNS = ["building_id", "address", "postcode", "city", "floor_area_m2", "construction_year",
-                    "heating_type", "use_type"]
+                    "heating_type", "use_type", "updated_on"]
 HOLIDAY_COLUMNS = ["date", "name", "scope"]
 WEATHER_FIELDS = ["id", "city", "date", "temperature", "humidity", "wind_speed", "precipitation", "updated_at"]
 
