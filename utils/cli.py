@@ -10,6 +10,7 @@
     python main.py serve [--port N]       the serving API (predict, recommend, features)
     python main.py monitor --domain D     drift, performance, alerts, retraining
     python main.py mlflow [--port N]      the MLflow UI, behind a login
+    python main.py walkthrough --domain D the narrated walkthrough video (MP4 with chapters)
 
 Exit status: 0 on success, 1 when the run fails (one line on stderr says why and where
 the full log is), 2 for wrong options.
@@ -164,7 +165,7 @@ def summary_table(record) -> Table:
 
 
 SUBCOMMANDS = ("build", "collect", "report", "deck", "docs", "sql", "train", "materialize", "serve", "monitor",
-               "mlflow")
+               "mlflow", "walkthrough")
 
 
 def available_domains() -> list[str]:
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # tracked in MLflow by default here; python -m utils.ml.train tracks with --track
         return train.main(argv if "--tracking-uri" in argv else [*argv, "--track"])
-    if command in ("report", "deck", "docs", "materialize", "serve", "monitor", "mlflow"):
+    if command in ("report", "deck", "docs", "materialize", "serve", "monitor", "mlflow", "walkthrough"):
         return _delegate(command, argv)
     return build_main(argv)
 
@@ -245,7 +246,7 @@ def _recommends(domain: str | None) -> bool:
 DELEGATED = {
     "report": "utils.quality.report", "deck": "utils.present.deck", "docs": "utils.present.docs",
     "materialize": "utils.serve.online_store", "serve": "utils.serve.api", "monitor": "utils.ml.monitor",
-    "mlflow": "utils.serve.mlflow_ui",
+    "mlflow": "utils.serve.mlflow_ui", "walkthrough": "utils.present.walkthrough",
 }
 
 
