@@ -108,7 +108,7 @@ def test_shipped_monitoring_rules_load_for_both_classifier_domains():
 @pytest.mark.parametrize("override, message", [
     ("monitoring.retrain_on=[drift, nonsense]", "monitoring.retrain_on[1]: 'nonsense' not one of"),
     ("monitoring.performance={max_rows: 3}", "monitoring.performance.max_rows: unknown key"),
-    ("monitoring.performance={min_rows: 10}", "monitoring.performance: give min_auc, max_drop or both"),
+    ("monitoring.performance={min_rows: 10}", "monitoring.performance: give min_auc (or min_ndcg for a recommender), max_drop or both"),
     ("monitoring.performance.min_auc=1.5", "monitoring.performance.min_auc: expected a number in [0, 1]"),
     ("monitoring.drift.features=[]", "monitoring.drift.features: expected all, or a non-empty list"),
 ])

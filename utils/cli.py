@@ -329,7 +329,7 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
         record = pipeline.run_pipeline(config, options, spark, RichProgress(err))
         _evaluate_recommenders(config, options, record, spark)
         _materialize(config, options, record)
-        _monitor(config, options, record)
+        _monitor(config, options, record, spark)
     except KeyboardInterrupt:
         err.print(f"error: interrupted; tables keep their last committed versions (log: {log_file})")
         return 130
@@ -391,11 +391,11 @@ def _materialize(config, options, record) -> None:
         online_store.materialize(options.datamart, [config.domain])
 
 
-def _monitor(config, options, record) -> None:
-    """After a build that wrote gold, a classifier domain whose champion is in the
-    datamart's MLflow store is monitored (drift, performance, alerts, retraining as its
-    monitoring: section says). No store or no champion: nothing to monitor yet."""
-    if config.gold is None or config.gold.recommend is not None or "gold" not in options.layers:
+def _monitor(config, options, record, spark) -> None:
+    """After a build that wrote gold, a domain whose champion (classifier or recommender)
+    is in the datamart's MLflow store is monitored (drift, performance, alerts, retraining
+    as its monitoring: section says). No store or no champion: nothing to monitor yet."""
+    if config.gold is None or not config.gold.labels or "gold" not in options.layers:
         return
     if not _wrote(record, "gold"):
         return
@@ -404,7 +404,7 @@ def _monitor(config, options, record) -> None:
     from utils.ml import monitor
 
     try:
-        result = monitor.monitor(options.datamart, config.domain)
+        result = monitor.monitor(options.datamart, config.domain, spark=spark)
     except monitor.NoChampionError as exc:
         logger.info("monitoring %s skipped: %s", config.domain, exc)
         return

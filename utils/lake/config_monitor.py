@@ -48,18 +48,21 @@ class DriftRuleModel(_Model):
 
 class PerformanceRuleModel(_Model):
     """Realised performance of the champion on a cohort (feature_snapshot_date) whose
-    labels have matured: at least one of min_auc, max_drop."""
+    labels have matured: at least one of min_auc (classifiers), min_ndcg (recommenders),
+    max_drop."""
 
-    min_auc: _Auc = Field(None, description="Alert when the cohort's ROC AUC is below this.")
-    max_drop: _Share = Field(None, description="Alert when the cohort's ROC AUC is more than this below the "
-                             "champion's own out-of-time test ROC AUC.")
+    min_auc: _Auc = Field(None, description="Alert when the cohort's ROC AUC is below this (a classifier).")
+    min_ndcg: _Auc = Field(None, description="Alert when the cohort's NDCG@10 is below this (a recommender: a "
+                           "domain whose label is of kind interactions).")
+    max_drop: _Share = Field(None, description="Alert when the cohort's ROC AUC (a recommender's NDCG@10) is more "
+                             "than this below the champion's own out-of-time score.")
     min_rows: PositiveCount = Field(50, description="A cohort with fewer labelled rows (or one class only) is not "
                                     "judged.")
 
     @model_validator(mode="after")
     def _a_rule(self) -> PerformanceRuleModel:
-        if self.min_auc is None and self.max_drop is None:
-            raise _problem("", "give min_auc, max_drop or both")
+        if self.min_auc is None and self.min_ndcg is None and self.max_drop is None:
+            raise _problem("", "give min_auc (or min_ndcg for a recommender), max_drop or both")
         return self
 
 
@@ -106,6 +109,7 @@ class MonitoringModel(_Model):
             features=None if drift is None or drift.features == "all" else tuple(drift.features),
             drift_min_rows=drift.min_rows if drift else DriftRuleModel.model_fields["min_rows"].default,
             min_auc=perf and perf.min_auc,
+            min_ndcg=perf and perf.min_ndcg,
             max_drop=perf and perf.max_drop,
             performance_min_rows=perf.min_rows if perf else PerformanceRuleModel.model_fields["min_rows"].default,
             max_rate_shift=rate and rate.max_shift,
@@ -124,6 +128,7 @@ class MonitoringSpec:
     features: tuple[str, ...] | None = None
     drift_min_rows: int = 50
     min_auc: float | None = None
+    min_ndcg: float | None = None
     max_drop: float | None = None
     performance_min_rows: int = 50
     max_rate_shift: float | None = None

@@ -76,7 +76,11 @@ DRIFT_SCHEMA = pa.schema([*_COMMON, ("feature", pa.string()), ("snapshot_date", 
 PERFORMANCE_SCHEMA = pa.schema([*_COMMON, ("snapshot_date", pa.date32()), ("rows", pa.int64()),
                                 ("labelled_rows", pa.int64()), ("auc", pa.float64()), ("f1", pa.float64()),
                                 ("threshold", pa.float64()), ("positive_rate", pa.float64()),
-                                ("predicted_positive_rate", pa.float64()), ("checked_at", STAMP)])
+                                ("predicted_positive_rate", pa.float64()), ("checked_at", STAMP),
+                                # a recommender's cohorts (utils.ml.monitor_reco); empty for a classifier
+                                ("ndcg_at_10", pa.float64()), ("precision_at_10", pa.float64()),
+                                ("recall_at_10", pa.float64()), ("warm_users", pa.int64()),
+                                ("warm_ndcg_at_10", pa.float64())])
 ALERTS_SCHEMA = pa.schema([("run_id", pa.string()), ("domain", pa.string()), ("rule", pa.string()),
                            ("subject", pa.string()), ("snapshot_date", pa.date32()), ("value", pa.float64()),
                            ("threshold", pa.float64()), ("action", pa.string()), ("detail", pa.string()),
@@ -256,14 +260,22 @@ def _spec_of(domain: str) -> tuple[MonitoringSpec, str | None, str | None]:
 
 
 def monitor(datamart: str | Path, domain: str, *, tracking_uri: str | None = None, retrain: bool = True,
-            spec: MonitoringSpec | None = None) -> dict:
-    """Monitor the champion of `domain` (see the module); `spec` replaces the domain's
-    ``monitoring:`` rules. Returns {run_id, model, champion_version, reference_rows,
+            spec: MonitoringSpec | None = None, spark=None) -> dict:
+    """Monitor the champion of `domain` (see the module; a recommender's: see
+    :mod:`utils.ml.monitor_reco`, which calls `spark()` for a session only to retrain);
+    `spec` replaces the domain's ``monitoring:`` rules. Returns {run_id, model, champion_version, reference_rows,
     drift, performance, alerts (lists of table rows), retraining (the decision row or
     None), champion (the alias's version after the run)}."""
     from utils.layers.run import new_run_id
     from utils.ml.tracking import default_tracking_uri
 
+    from utils.lake.config import load_config
+
+    if (gold := load_config(domain).gold) is not None and gold.recommend is not None:
+        from utils.ml.monitor_reco import monitor_recommender
+
+        return monitor_recommender(datamart, domain, tracking_uri=tracking_uri, retrain=retrain, spec=spec,
+                                   spark=spark)
     datamart = Path(datamart).resolve()
     own, first_label, baseline = _spec_of(domain)
     spec = spec or own
@@ -300,7 +312,7 @@ def monitor(datamart: str | Path, domain: str, *, tracking_uri: str | None = Non
                    expected_rate=expected_rate, domain=domain, run_id=run_id, retrain=retrain)
     meta = Datamart(datamart).meta
     delta_io.append_rows(meta("drift"), drift, DRIFT_SCHEMA)
-    delta_io.append_rows(meta("performance"), performance, PERFORMANCE_SCHEMA)
+    delta_io.append_rows(meta("performance"), performance, PERFORMANCE_SCHEMA, merge_schema=True)
     delta_io.append_rows(meta("alerts"), alerts, ALERTS_SCHEMA)
     decision = None
     scored = [r for r in performance if r["auc"] is not None]
@@ -356,12 +368,21 @@ def summary(result: dict) -> str:
     snapshot, the labelled cohorts' scores, the alerts and the retraining decision."""
     perf = result["performance"]
     lines = [f"monitor run {result['run_id']}: {result['model']} version {result['champion_version']} "
-             f"({result['reference_rows']} training rows up to {result['reference_end']})"]
+             f"({result['reference_rows']} {result.get('reference_what', 'training rows')} up to "
+             f"{result['reference_end']})"]
     latest = max((r["snapshot_date"] for r in result["drift"]), default=None)
     top = sorted((r for r in result["drift"] if r["snapshot_date"] == latest and not math.isnan(r["psi"])),
                  key=lambda r: -r["psi"])[:5]
     lines += [f"  drift {latest}: " + ", ".join(f"{r['feature']} PSI {r['psi']:.3f}" for r in top)] if top else []
     for r in perf:
+        if r.get("ndcg_at_10") is not None:
+            warm = "" if r["warm_ndcg_at_10"] is None else f", warm {r['warm_ndcg_at_10']:.3f} ({r['warm_users']} users)"
+            lines.append(f"  cohort {r['snapshot_date']}: {r['labelled_rows']} users with interactions; NDCG@10 "
+                         f"{r['ndcg_at_10']:.3f}{warm}, P@10 {r['precision_at_10']:.3f}, R@10 {r['recall_at_10']:.3f}")
+            continue
+        if r["predicted_positive_rate"] is None:
+            lines.append(f"  cohort {r['snapshot_date']}: {r['rows']} rows; labels pending")
+            continue
         auc = "labels pending" if r["auc"] is None else f"ROC AUC {r['auc']:.3f}, F1 {r['f1']:.3f}"
         lines.append(f"  cohort {r['snapshot_date']}: {r['rows']} rows, predicted positive "
                      f"{r['predicted_positive_rate']:.3f}; {auc}")

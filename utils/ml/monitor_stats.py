@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 BINS = 10
 MISSING = "(missing)"
 RULE_KINDS = {"drift_psi": "drift", "performance_min_auc": "performance", "performance_max_drop": "performance",
-              "prediction_rate_shift": "prediction_rate"}
+              "performance_min_ndcg": "performance", "prediction_rate_shift": "prediction_rate"}
 #: What a WARNING line tells the reader to do, per alert kind.
 ADVICE = {
     "drift": "check the feature's sources and silver rules for a unit, format or pipeline change; if the shift is "
@@ -170,6 +170,19 @@ def performance_rows(model, threshold: float, frames: dict[dt.date, pd.DataFrame
 # --------------------------------------------------------------------------- alerts
 
 
+def raise_alert(spec: MonitoringSpec, rule: str, subject: str, day: dt.date, value: float, threshold: float,
+                detail: str, *, domain: str, run_id: str, retrain: bool) -> dict:
+    """The `_meta/alerts` row of one broken rule, logged as a WARNING that says what to
+    do; its action is ``retrain`` (or ``retrain_disabled``) for a kind in ``retrain_on``."""
+    kind = RULE_KINDS[rule]
+    action = ("retrain" if retrain else "retrain_disabled") if kind in spec.retrain_on else "notify"
+    logger.warning("ALERT %s %s %s at %s: %s; %s%s", domain, rule, subject, day, detail,
+                   ADVICE[kind].format(domain=domain), "; a challenger is trained now" if action == "retrain" else "")
+    return {"run_id": run_id, "domain": domain, "rule": rule, "subject": subject, "snapshot_date": day,
+            "value": float(value), "threshold": float(threshold), "action": action, "detail": detail,
+            "raised_at": dt.datetime.now(dt.timezone.utc)}
+
+
 def judge(spec: MonitoringSpec, drift: list[dict], performance: list[dict], *, model_name: str,
           test_auc: float | None, expected_rate: float, domain: str, run_id: str, retrain: bool) -> list[dict]:
     """The `_meta/alerts` rows of the rules in `spec`, on the latest snapshot (drift,
@@ -178,14 +191,8 @@ def judge(spec: MonitoringSpec, drift: list[dict], performance: list[dict], *, m
     alerts = []
 
     def raise_(rule: str, subject: str, day: dt.date, value: float, threshold: float, detail: str) -> None:
-        kind = RULE_KINDS[rule]
-        action = ("retrain" if retrain else "retrain_disabled") if kind in spec.retrain_on else "notify"
-        alerts.append({"run_id": run_id, "domain": domain, "rule": rule, "subject": subject, "snapshot_date": day,
-                       "value": float(value), "threshold": float(threshold), "action": action, "detail": detail,
-                       "raised_at": dt.datetime.now(dt.timezone.utc)})
-        logger.warning("ALERT %s %s %s at %s: %s; %s%s", domain, rule, subject, day, detail,
-                       ADVICE[kind].format(domain=domain),
-                       "; a challenger is trained now" if action == "retrain" else "")
+        alerts.append(raise_alert(spec, rule, subject, day, value, threshold, detail, domain=domain, run_id=run_id,
+                                  retrain=retrain))
 
     latest = max((r["snapshot_date"] for r in performance), default=None)
     if spec.psi is not None and latest is not None:

@@ -51,6 +51,16 @@ def _pyfunc_class():
     return RecommenderModel
 
 
+def _champion_version(client, model_name: str) -> int | None:
+    """The version under the alias champion, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client.get_model_version_by_alias(model_name, "champion").version)
+    except MlflowException:
+        return None
+
+
 def _score(result: dict) -> float:
     segment, k, metric = SCORE
     value = result["metrics"][segment].get(k, {}).get(metric)
@@ -71,10 +81,10 @@ def _flat_metrics(report: dict) -> dict[str, float]:
 
 
 def log_evaluation(report: dict, train: pd.DataFrame, models: dict[str, Any], datamart: str | Path, *,
-                   tracking_uri: str | None = None) -> Tracked:
+                   tracking_uri: str | None = None, promote: bool = True) -> Tracked:
     """Log an evaluation (:func:`utils.ml.recommend.run`'s report, its training events and
     fitted models) to MLflow; register the best model and move the champion alias when it
-    is not worse on the same cut."""
+    is not worse on the same cut (with `promote`; else the alias stays where it is)."""
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
@@ -120,10 +130,14 @@ def log_evaluation(report: dict, train: pd.DataFrame, models: dict[str, Any], da
         info = mlflow.pyfunc.log_model(name="model", python_model=wrapper, signature=signature,
                                        input_example=example, registered_model_name=model_name)
         version = int(info.registered_model_version)
-        champion, decision = promote_unless_worse(client, model_name, version, cut=cut,
-                                                  score=_score(report["models"][best]),
-                                                  metric="best.warm_ndcg_at_10", words="warm NDCG@10")
+        if promote:
+            champion, decision = promote_unless_worse(client, model_name, version, cut=cut,
+                                                      score=_score(report["models"][best]),
+                                                      metric="best.warm_ndcg_at_10", words="warm NDCG@10")
+        else:
+            current = _champion_version(client, model_name)
+            champion, decision = current, f"registered as a challenger (champion: version {current})"
         mlflow.set_tag("champion_decision", decision)
-    logger.info("MLflow: run %s in %s; %s version %d = %s (champion: version %d; %s)", run.info.run_id, experiment,
+    logger.info("MLflow: run %s in %s; %s version %d = %s (champion: version %s; %s)", run.info.run_id, experiment,
                 model_name, version, best, champion, decision)
     return Tracked(run.info.run_id, experiment, model_name, version, champion, decision)

@@ -205,10 +205,12 @@ def leakage_alarms(results: dict, ceiling: dict[str, float]) -> list[dict]:
 
 
 def run(spark, datamart: str | Path, domain: str = DEFAULT_DOMAIN, *, cut: str | None = None,
-        out: str | Path | None = None, track: bool = False, tracking_uri: str | None = None) -> dict:
+        out: str | Path | None = None, track: bool = False, tracking_uri: str | None = None,
+        promote: bool = True) -> dict:
     """Load, evaluate every model, check the ceiling and write the evaluation JSON;
-    with `track`, log it to MLflow and register the best model (utils.ml.reco_tracking).
-    Returns the evaluation."""
+    with `track`, log it to MLflow and register the best model (utils.ml.reco_tracking),
+    which becomes champion unless worse on the same cut (never with `promote` False: a
+    challenger of monitoring). Returns the evaluation."""
     spec = _spec(domain)
     data = load(spark, datamart, domain, cut)
     fitted: dict[str, Any] = {}
@@ -226,7 +228,8 @@ def run(spark, datamart: str | Path, domain: str = DEFAULT_DOMAIN, *, cut: str |
     if track:
         from utils.ml import reco_tracking
 
-        tracked = reco_tracking.log_evaluation(report, data.train, fitted, datamart, tracking_uri=tracking_uri)
+        tracked = reco_tracking.log_evaluation(report, data.train, fitted, datamart, tracking_uri=tracking_uri,
+                                                 promote=promote)
         report["mlflow"] = {"run_id": tracked.run_id, "model": tracked.model_name, "version": tracked.version,
                             "champion": tracked.champion, "decision": tracked.decision}
     write(report, Path(datamart), domain, out)

@@ -71,7 +71,19 @@ def top_features(drift: pd.DataFrame, n: int = TOP_DRIFT) -> list[str]:
     return last[last["psi"].notna()].sort_values(["psi", "feature"], ascending=[False, True])["feature"].head(n).tolist()
 
 
+def ranking(m: MonitoringData) -> bool:
+    """Whether the champion is a recommender (its cohorts carry NDCG@10, not ROC AUC)."""
+    perf = m.performance
+    return (not perf.empty and "ndcg_at_10" in perf and bool(perf["predicted_positive_rate"].isna().all()))
+
+
 def _subtitle(m: MonitoringData) -> str:
+    if ranking(m):
+        scored = int(m.performance["ndcg_at_10"].notna().sum())
+        return (f"Champion {m.model} version {m.model_version}, monitoring run {m.run_id}: PSI of each user feature "
+                f"per snapshot against the {int(m.drift['reference_rows'].iloc[0]):,} users at its cut (10 quantile "
+                f"bins; dashed 0.1 and 0.25); for the {scored} cohorts after its cut whose 30-day windows have "
+                f"closed, its realised NDCG@10, precision@10 and recall@10 (not refitted); {len(m.alerts)} alert(s).")
     labelled = m.performance[m.performance["auc"].notna()] if not m.performance.empty else m.performance
     return (f"Champion {m.model} version {m.model_version}, monitoring run {m.run_id}: PSI of each feature per "
             f"snapshot against its {int(m.drift['reference_rows'].iloc[0]):,} training rows (10 quantile bins; "
@@ -118,6 +130,9 @@ def _accuracy_axes(fig, rect, m: MonitoringData) -> None:
         return
     perf = m.performance
     x = list(range(len(perf)))
+    if ranking(m):
+        _ranking_lines(ax, perf, x)
+        return
     labelled = perf["auc"].notna().to_numpy()
     xs = [i for i in x if labelled[i]]
     ax.plot(xs, perf["auc"][labelled], marker="o", color=COLORS["latest"], linewidth=1.5, label="ROC AUC")
@@ -129,6 +144,25 @@ def _accuracy_axes(fig, rect, m: MonitoringData) -> None:
         ax.text(0.5, 0.6, "no cohort has matured labels yet", ha="center", fontsize=8, transform=ax.transAxes)
     ax.set_ylim(0, 1)
     ax.axhline(0.5, color="#bbbbbb", linewidth=0.8)
+    ax.tick_params(axis="y", labelsize=7)
+    _months(ax, list(perf["snapshot_date"]))
+    ax.legend(fontsize=6.5, loc="lower left", frameon=False)
+    ax.grid(alpha=0.3)
+
+
+def _ranking_lines(ax, perf: pd.DataFrame, x: list[int]) -> None:
+    """A recommender's cohorts: NDCG@10 (all and warm users), precision and recall at 10."""
+    scored = perf["ndcg_at_10"].notna().to_numpy()
+    xs = [i for i in x if scored[i]]
+    ax.plot(xs, perf["ndcg_at_10"][scored], marker="o", color=COLORS["latest"], linewidth=1.5, label="NDCG@10")
+    ax.plot(xs, perf["warm_ndcg_at_10"][scored], marker="s", color=COLORS["first"], linewidth=1,
+            label="NDCG@10, warm users")
+    ax.plot(xs, perf["precision_at_10"][scored], marker=".", linestyle=":", color="#1f77b4", label="precision@10")
+    ax.plot(xs, perf["recall_at_10"][scored], marker=".", linestyle="--", color=COLORS["all"], label="recall@10")
+    top = perf[["ndcg_at_10", "warm_ndcg_at_10", "precision_at_10", "recall_at_10"]].max().max()
+    ax.set_ylim(0, 0.1 if pd.isna(top) else max(0.1, float(top) * 1.25))
+    if not scored.any():
+        ax.text(0.5, 0.6, "no window after the cut has closed yet", ha="center", fontsize=8, transform=ax.transAxes)
     ax.tick_params(axis="y", labelsize=7)
     _months(ax, list(perf["snapshot_date"]))
     ax.legend(fontsize=6.5, loc="lower left", frameon=False)
@@ -160,7 +194,16 @@ def monitoring_html(m: MonitoringData, images: list[str]) -> list[str]:
     def score(value) -> str:
         return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
-    if not m.performance.empty:
+    if ranking(m):
+        parts.append("<h3>Scores per snapshot (cohort)</h3>")
+        parts.append(_html_table(
+            ["snapshot", "users", "users with interactions", "NDCG@10", "warm users", "NDCG@10 warm", "precision@10",
+             "recall@10"],
+            [[str(r.snapshot_date)[:10], f"{r.rows:,}", f"{int(r.labelled_rows):,}", score(r.ndcg_at_10),
+              "–" if pd.isna(r.warm_users) else f"{int(r.warm_users):,}", score(r.warm_ndcg_at_10),
+              score(r.precision_at_10), score(r.recall_at_10)] for r in m.performance.itertuples()],
+            numeric=range(1, 8)))
+    elif not m.performance.empty:
         parts.append("<h3>Scores per snapshot (cohort)</h3>")
         parts.append(_html_table(
             ["snapshot", "rows", "labelled rows", "ROC AUC", "F1", "positive rate", "predicted positive rate"],
