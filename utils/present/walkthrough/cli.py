@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of taking them now, e.g. docs/screenshots")
     p.add_argument("--no-ui", action="store_true", help="slides only: no screenshots of the UIs")
     p.add_argument("--voice", default="en-us", help="espeak-ng voice")
-    p.add_argument("--wpm", type=int, default=160, help="speaking rate, words per minute")
+    p.add_argument("--wpm", type=int, default=165, help="speaking rate, words per minute")
     p.add_argument("--work", type=Path, default=None, help="keep the intermediate files (pages, WAVs) here")
     return p
 

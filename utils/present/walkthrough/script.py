@@ -160,7 +160,7 @@ def _quality(f: DeckFacts) -> list[str]:
     for r in [r for r in q.rules if r.failed][:3]:
         said.append(f"The rule {r.rule} on {short_table(r.table)} flagged {n(r.failed)} of {n(r.checked)} values, "
                     f"and the action was {r.action}")
-    for c in q.reconcile[:3]:
+    for c in q.reconcile[:2]:
         said.append(f"{short_table(c.table)}: {n(c.bronze_rows)} bronze rows equal {n(c.silver_rows)} in silver "
                     f"plus {n(c.quarantined_rows)} in quarantine")
     said.append("A failing rule would stop the run and leave every table at its previous version")

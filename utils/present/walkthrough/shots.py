@@ -175,6 +175,16 @@ def shoot_dagster(page, base: str, out: Path, group: str) -> list[str]:
     return [t.strip() for t in page.locator("body").inner_text().splitlines() if t.strip()]
 
 
+def compact(path: Path) -> Path:
+    """Re-save the PNG `path` with a 256-colour palette (a UI has few colours): a third of the size."""
+    from PIL import Image  # Pillow: a dependency of matplotlib
+
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=256)
+    small.save(path, optimize=True)
+    return path
+
+
 def take(out: Path, only: tuple[str, ...] = UIS, work: Path | None = None, domain: str = "loan_default") -> dict[str, Path]:
     """Screenshots of the UIs of `only` for `domain` as `out/<ui>.png`; the UIs shown (the
     others are logged with the reason). Raises ToolsMissing without Chromium, WalkthroughError
@@ -200,6 +210,7 @@ def take(out: Path, only: tuple[str, ...] = UIS, work: Path | None = None, domai
         except PlaywrightTimeout as exc:
             raise tools.WalkthroughError(f"a UI did not show what it should: {exc}") from exc
     for name, path in shot.items():
+        compact(path)
         logger.info("%s: %s (%d kB)", name, portable_path(path), path.stat().st_size // 1000)
     return shot
 

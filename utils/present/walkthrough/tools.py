@@ -53,7 +53,7 @@ def run(command: Sequence[str], *, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def speak(text: str, wav: Path, *, voice: str = "en-us", words_per_minute: int = 160) -> Path:
+def speak(text: str, wav: Path, *, voice: str = "en-us", words_per_minute: int = 165) -> Path:
     """`text` spoken by espeak-ng into the WAV file `wav` (mono, 16 bit, 22.05 kHz)."""
     run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), "--stdin"], stdin=text)
     return wav
