@@ -42,7 +42,12 @@ def lake(spark, reco_sample, tmp_path_factory):
 
 
 def test_the_champion_is_the_best_recommender_of_its_cut(lake):
+    from mlflow.tracking import MlflowClient
+
     champion, first = lake["champion"], lake["first"]
+    client = MlflowClient(tracking_uri=lake["uri"], registry_uri=lake["uri"])
+    logged = {a.path for a in client.list_artifacts(champion.run_id)}
+    assert {"evaluation.json", "ndcg_at_k.png", "precision_recall_at_k.png"} <= logged
     assert champion.cut == CUT and champion.version == first["mlflow"]["version"]
     assert champion.score == pytest.approx(first["models"][champion.best]["metrics"]["all"]["10"]["ndcg"])
 

@@ -55,6 +55,11 @@ def test_a_run_logs_params_metrics_model_and_the_delta_versions_of_its_training_
     assert model.predict_proba(rows)[:, 1] == pytest.approx(trained["model"].predict_proba(rows)[:, 1])
     info = mlflow.models.get_model_info(f"models:/{tracked.model_name}/1")
     assert info.signature is not None and len(info.signature.inputs.input_names()) == rows.shape[1]
+    # the plots beside the metrics: PNG files, the importance chart of the best model's top features
+    logged = {a.path: a for a in client.list_artifacts(tracked.run_id)}
+    assert {"metrics.json", "roc.png", "importance.png"} <= set(logged)
+    png = client.download_artifacts(tracked.run_id, "importance.png", str(tmp_path))
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and logged["importance.png"].file_size > 5000
 
 
 def test_champion_moves_only_to_a_model_not_worse_on_the_same_cut(trained, sample_datamart, tmp_path):

@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from utils.ml import plots
 from utils.ml.tracking import Tracked, _experiment, default_tracking_uri, promote_unless_worse
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ def log_evaluation(report: dict, train: pd.DataFrame, models: dict[str, Any], da
             (Path(tmp) / "evaluation.json").write_text(json.dumps(report, indent=2, default=str) + "\n",
                                                        encoding="utf-8")
             mlflow.log_artifact(str(Path(tmp) / "evaluation.json"))
+        for artefact, figure in plots.ranking_figures(report).items():
+            mlflow.log_figure(figure, artefact)
         fitted = copy.copy(models[best])
         if hasattr(fitted, "spark"):
             fitted.spark = None  # the factors are numpy: no Spark needed to serve

@@ -6,7 +6,7 @@
 One MLflow experiment per domain (``lakehouse/<domain>``); one run per training with:
 parameters (label, seed, holdout, cut, features, baseline), the test and training metrics
 of every model and of the baseline, the best model as an MLflow sklearn model with its
-signature and an input example, metrics.json and roc.png as artefacts, and the training set
+signature and an input example, metrics.json, roc.png and importance.png (utils.ml.plots) as artefacts, and the training set
 as an MLflow dataset whose tags name the Delta tables and versions it was read from.
 
 The best model is registered as ``<domain>_<label_def>``. The alias ``champion`` moves to
@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from utils.ml import plots
 
 logger = logging.getLogger(__name__)
 
@@ -131,14 +133,14 @@ def log_training(result: dict, datamart: str | Path, *, tracking_uri: str | None
         info = mlflow.sklearn.log_model(result["model"], name="model", signature=signature, input_example=example,
                                         registered_model_name=model_name, serialization_format="skops",
                                         skops_trusted_types=_own_types(result["model"]))
-        if out_dir is not None and Path(out_dir).is_dir():
-            for artefact in ("metrics.json", "roc.png"):
-                if (Path(out_dir) / artefact).is_file():
-                    mlflow.log_artifact(str(Path(out_dir) / artefact))
+        if out_dir is not None and (Path(out_dir) / "metrics.json").is_file():
+            mlflow.log_artifact(str(Path(out_dir) / "metrics.json"))
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
                 mlflow.log_artifact(str(Path(tmp) / "metrics.json"))
+        for artefact, figure in plots.classifier_figures(result).items():
+            mlflow.log_figure(figure, artefact)
         version = int(info.registered_model_version)
         champion, decision = (_promote(client, model_name, version, metrics) if promote
                               else (_champion_version(client, model_name), "challenger: the alias is not moved"))
