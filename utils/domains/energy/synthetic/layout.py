@@ -84,6 +84,9 @@ HEATING_BASE = 16.0  # degrees C
 WEEKEND_FACTOR = {"residential": 1.08, "office": 0.35, "school": 0.3}
 SUMMER_BREAK = (dt.date(2024, 7, 6), dt.date(2024, 9, 1))  # schools closed
 NOISE_SIGMA = 0.08  # log-normal day-to-day noise
+#: Heat lost every hour by the building's circulation (kWh per m2 and day), so that a
+#: working counter always moves: 8 hours without a change are a stuck counter.
+STANDING_LOSS = 0.008
 
 # --------------------------------------------------------------------------- defects
 # Each kind is recorded in the truth file; every sample has at least one of each.

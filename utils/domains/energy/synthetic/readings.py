@@ -68,7 +68,7 @@ def true_readings(sites, grid: pd.DataFrame, heat: np.ndarray, seed: int) -> pd.
     frames = []
     for i, b in enumerate(buildings.itertuples()):
         profile = PROFILES[b.use_type] / PROFILES[b.use_type].sum()
-        hourly = heat[i, day_index] * profile[hours]
+        hourly = heat[i, day_index] * profile[hours] + b.floor_area_m2 * L.STANDING_LOSS / 24
         counter = rng.uniform(2_000, 90_000) + np.cumsum(hourly)
         devices = sites.truth.loc[sites.truth["building_id"] == b.building_id, "device_id"].tolist()
         if b.building_id in swaps:
@@ -84,15 +84,20 @@ def true_readings(sites, grid: pd.DataFrame, heat: np.ndarray, seed: int) -> pd.
     return pd.concat(frames, ignore_index=True)
 
 
-def _window(slots: np.ndarray, length: int, lo: float, hi: float, forbidden: np.ndarray,
+def _window(slots: np.ndarray, busy: np.ndarray, length: int, lo: float, hi: float, forbidden: np.ndarray,
             rng: np.random.Generator) -> int:
     """The position (index into `slots`) of a run of `length` rows starting between the
-    fractions lo and hi of the series, touching no forbidden slot (DST days)."""
+    fractions lo and hi of the series, a day away from any forbidden slot (DST days)
+    and from the rows another defect took (`busy`)."""
     n = len(slots)
-    candidates = [p for p in range(max(1, int(lo * n)), max(2, int(hi * n)))
-                  if p + length < n and not forbidden[slots[max(0, p - 26):p + length + 26]].any()]
+
+    def free(p: int) -> bool:
+        a, b = max(0, p - 26), p + length + 26
+        return not forbidden[slots[a:b]].any() and not busy[a:b].any()
+
+    candidates = [p for p in range(max(1, int(lo * n)), max(2, int(hi * n))) if p + length < n and free(p)]
     if not candidates:
-        candidates = [p for p in range(1, n - length - 1) if not forbidden[slots[max(0, p - 26):p + length + 26]].any()]
+        candidates = [p for p in range(1, n - length - 1) if free(p)]
     return int(rng.choice(candidates))
 
 
@@ -107,6 +112,7 @@ def plant_defects(readings: pd.DataFrame, grid: pd.DataFrame, skip: set[str], se
     order = rng.permutation(len(pool))
     pick = iter(pool[k] for k in np.resize(order, L.COUNTER_RESETS + L.STUCK_EPISODES + L.GAP_EPISODES))
     keep = np.ones(len(readings), dtype=bool)
+    busy = np.zeros(len(readings), dtype=bool)
     values = readings["value"].to_numpy().copy()
     truth = {"counter_resets": [], "stuck_values": [], "gaps": []}
     local = grid["local"].to_numpy()
@@ -118,14 +124,16 @@ def plant_defects(readings: pd.DataFrame, grid: pd.DataFrame, skip: set[str], se
             rows = np.flatnonzero(readings["device_id"].to_numpy() == device)
             slots = readings["slot"].to_numpy()[rows]
             if kind == "counter_resets":
-                p = _window(slots, 1, lo, hi, forbidden, rng)
+                p = _window(slots, busy[rows], 1, lo, hi, forbidden, rng)
+                busy[rows[p]] = True
                 drop = values[rows[p - 1]]
                 values[rows[p:]] -= drop
                 truth[kind].append({"device_id": device, "timestamp": local[slots[p]], "counter_before": round(drop, 1)})
                 continue
             length = int(rng.integers(*(L.STUCK_HOURS if kind == "stuck_values" else L.GAP_HOURS)))
-            p = _window(slots, length, lo, hi, forbidden, rng)
+            p = _window(slots, busy[rows], length, lo, hi, forbidden, rng)
             span = rows[p:p + length]
+            busy[span] = True
             if kind == "stuck_values":
                 values[span] = values[rows[p - 1]]
             else:
@@ -133,9 +141,11 @@ def plant_defects(readings: pd.DataFrame, grid: pd.DataFrame, skip: set[str], se
             truth[kind].append({"device_id": device, "first": local[slots[p]], "last": local[slots[p + length - 1]],
                                 "hours": length})
     written = readings.assign(value=np.round(values, 1), local=local[readings["slot"].to_numpy()])[keep]
+    near = np.convolve(busy.astype(int), np.ones(25, dtype=int), mode="same")[keep] > 0
     written = written.reset_index(drop=True)
-    # duplicated lines, away from the DST days (their repeated hour is not a duplicate)
-    eligible = np.flatnonzero(~forbidden[written["slot"].to_numpy()])
+    # duplicated lines, away from the DST days (their repeated hour is not a duplicate) and
+    # from the other defects (a copy inside a stuck run would lengthen it)
+    eligible = np.flatnonzero(~forbidden[written["slot"].to_numpy()] & ~near)
     n_dup = max(2, int(round(len(written) * L.DUPLICATE_SHARE)))
     chosen = np.sort(rng.choice(eligible, size=min(n_dup, len(eligible)), replace=False))
     conflict = rng.random(len(chosen)) < L.CONFLICT_SHARE
