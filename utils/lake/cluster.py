@@ -279,6 +279,18 @@ def _worker_probe():
     return probe
 
 
+def reason(exc: BaseException) -> str:
+    """The telling line of a Spark error: the last 'SomeError: ...' line of its text (a
+    Python worker's own exception is at the end of the stack trace), else its first line."""
+    import re
+
+    text = str(exc).strip()
+    causes = re.findall(r"(?m)^\s*(\w*(?:Error|Exception): .+)$", text)
+    if causes:
+        return causes[-1].strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def worker_problems(driver: dict[str, str], worker: dict[str, str]) -> list[str]:
     """What a Python worker lacks against the driver (empty when it can run the project)."""
     problems = []
@@ -300,8 +312,7 @@ def check_python_workers(spark) -> dict[str, str]:
         rows = spark.range(1).mapInArrow(probe, "found string").collect()
     except Exception as exc:  # the worker's Python could not even start: say which
         raise ClusterError(
-            "the cluster's Python workers cannot run: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. "
+            f"the cluster's Python workers cannot run: {reason(exc)}. "
             "Set PYSPARK_PYTHON (or spark.pyspark.python) to an interpreter that exists on every "
             "worker, with `pip install -r requirements.txt` done there (docs/cluster.md)") from exc
     worker = json.loads(rows[0]["found"])
@@ -327,8 +338,7 @@ def check_shared_storage(spark, datamart: Path) -> None:
         spark.range(1).selectExpr("'probe' AS value").coalesce(1).write.mode("overwrite").text(str(probe_dir))
     except Exception as exc:
         raise ClusterError(
-            f"the executors cannot write to the datamart {datamart}: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. "
+            f"the executors cannot write to the datamart {datamart}: {reason(exc)}. "
             "The datamart must be storage that the driver and every executor share at the same path "
             "(an NFS or similar mount; docs/cluster.md)") from exc
     try:
