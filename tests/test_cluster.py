@@ -162,7 +162,9 @@ def test_a_worker_without_the_project_or_with_other_versions_is_named():
 def test_the_shipped_project_zip_holds_the_utils_package(tmp_path):
     import zipfile
 
-    names = zipfile.ZipFile(cluster.project_zip(tmp_path)).namelist()
+    shipped = cluster.project_zip(tmp_path)
+    assert cluster.project_zip(tmp_path) == shipped  # an unchanged project reuses its zip
+    names = zipfile.ZipFile(shipped).namelist()
     assert "utils/__init__.py" in names and "utils/lake/cluster.py" in names
     assert not [n for n in names if "__pycache__" in n or not n.startswith("utils/")]
 

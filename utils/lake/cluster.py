@@ -220,14 +220,18 @@ def connect_server_conf() -> dict[str, str]:
 # ---------------------------------------------------------------------------- checks
 
 def project_zip(folder: Path) -> Path:
-    """The `utils` package as a zip for the Python workers (sources only), in `folder`;
-    rebuilt only when a source file is newer than the zip."""
+    """The `utils` package as a zip for the Python workers (sources only), in `folder`,
+    named by a hash of its content: an unchanged project reuses its zip."""
+    import hashlib
+
     package = PROJECT_ROOT / "utils"
     sources = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                      and p.suffix in {".py", ".json", ".yaml", ".sql"})
-    target = Path(folder) / "lakehouse_utils.zip"
-    newest = max((p.stat().st_mtime for p in sources), default=0)
-    if target.exists() and target.stat().st_mtime >= newest:
+    digest = hashlib.sha256()
+    for p in sources:
+        digest.update(p.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    target = Path(folder) / f"lakehouse_utils-{digest.hexdigest()[:16]}.zip"
+    if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")

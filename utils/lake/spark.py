@@ -278,7 +278,8 @@ def _prepare_cluster(spark, settings: SparkSettings, ship) -> None:
 
     from utils.lake import cluster
 
-    ship(cluster.project_zip(Path(tempfile.mkdtemp(prefix="lakehouse-pyfiles-"))))
+    # one folder per user; the zip is named by its content (written atomically: runs may overlap)
+    ship(cluster.project_zip(Path(tempfile.gettempdir()) / f"lakehouse-pyfiles-{os.getuid() if hasattr(os, 'getuid') else 'u'}"))
     cluster.check_python_workers(spark)
     if settings.shared_storage is not None:
         cluster.check_shared_storage(spark, settings.shared_storage)
