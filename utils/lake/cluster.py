@@ -47,11 +47,6 @@ class ClusterError(RuntimeError):
     """A cluster (or its storage, or its Python workers) cannot run this project."""
 
 
-def is_local_master(master: str | None) -> bool:
-    """True for local, local[4], local[*], local[4,2] (one JVM, this machine)."""
-    return master is None or master.strip().startswith("local")
-
-
 # ---------------------------------------------------------------------------- servers
 
 def spark_home() -> Path:
