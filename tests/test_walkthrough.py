@@ -6,6 +6,7 @@ and the packages to install when the tools are absent."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -92,3 +93,15 @@ def test_the_walkthrough_command_is_a_sub_command_of_main(capsys):
         cli_main(["walkthrough", "--help"])
     assert exit_.value.code == 0
     assert "python main.py walkthrough" in capsys.readouterr().out
+
+
+def test_the_quality_chapter_speaks_only_of_the_domains_own_tables(sample_datamart):
+    facts = deck.gather_facts(sample_datamart)
+    foreign = deck.ReconcileFacts("silver/not_of_this_domain", 7, 5, 2, 1, 1)
+    mixed = dataclasses.replace(facts, quality=dataclasses.replace(facts.quality,
+                                                                   reconcile=(foreign, *facts.quality.reconcile)))
+    quality = build_script(mixed, 5)[4]
+    assert quality.title == "5. Quality"
+    assert not any("not_of_this_domain" in s for s in quality.sentences)
+    own = facts.quality.reconcile[0]
+    assert any(s.startswith(f"{own.table.split('/')[1]}: {deck.n(own.bronze_rows)} bronze rows") for s in quality.sentences)

@@ -157,10 +157,11 @@ def _quality(f: DeckFacts) -> list[str]:
     q = f.quality
     said = [f"{n(q.checks_run)} rule checks ran, one per rule and partition, and {q.rules_with_failures} rules "
             f"caught something."]
-    for r in [r for r in q.rules if r.failed][:3]:
+    ours = {t.name for t in f.tables}  # a datamart of several domains: this domain's tables only
+    for r in [r for r in q.rules if r.failed and r.table in ours][:3]:
         said.append(f"The rule {r.rule} on {short_table(r.table)} flagged {n(r.failed)} of {n(r.checked)} values, "
                     f"and the action was {r.action}")
-    for c in q.reconcile[:2]:
+    for c in [c for c in q.reconcile if c.table in ours][:2]:
         said.append(f"{short_table(c.table)}: {n(c.bronze_rows)} bronze rows equal {n(c.silver_rows)} in silver "
                     f"plus {n(c.quarantined_rows)} in quarantine")
     said.append("A failing rule would stop the run and leave every table at its previous version")
