@@ -50,9 +50,13 @@ def run_pipeline(
     options: RunOptions,
     get_spark: Callable[[], object],
     progress: Progress | None = None,
+    *,
+    collect_first: bool = True,
 ) -> RunRecord:
     """Build the requested layers and record the run. Raises on failure (after
-    recording it as failed in the ledger)."""
+    recording it as failed in the ledger). `collect_first=False` builds bronze from
+    what landing holds already, without collecting (the Dagster landing assets collect
+    in their own steps, utils.orchestrate)."""
     progress = progress or Progress()
     validate_options(config, options)
     datamart = Datamart(Path(options.datamart), config.domain)
@@ -73,7 +77,10 @@ def run_pipeline(
     # collect and check every input before anything is written or recorded: a run that
     # cannot start changes no table, the ledger included (the ingestion audit records
     # a failed collection)
-    files = land_inputs(config, options, datamart) if "bronze" in options.layers else {}
+    if "bronze" not in options.layers:
+        files = {}
+    else:
+        files = land_inputs(config, options, datamart) if collect_first else landed_inputs(config, options, datamart)
     ledger.append(record)
     build = Build(config, options, datamart, ledger, record, get_spark, progress)
     pending: list[PendingWrite] = []
@@ -135,6 +142,13 @@ def land_inputs(config: DomainConfig, options: RunOptions, datamart: Datamart) -
             old, new = staged[name].tmp, published[name].path
             files[name] = [_moved(sf, old, new, datamart.root) for sf in sfs]
     return files
+
+
+def landed_inputs(config: DomainConfig, options: RunOptions, datamart: Datamart) -> dict[str, list[bronze.SourceFile]]:
+    """The checked landed files of the selected sources as landing holds them now, per
+    source, collecting nothing. Raises when a source has nothing landed yet."""
+    selected = list(options.sources or config.sources)
+    return {name: _checked_files(config.sources[name], datamart.landing(), None, datamart.root) for name in selected}
 
 
 def _checked_files(source, landing_root: Path, staged, root: Path) -> list[bronze.SourceFile]:
