@@ -83,6 +83,13 @@ def world(spark, sample_datamart, tmp_path_factory):
                LOAN: tracking.log_training(trained[LOAN], sample_datamart, tracking_uri=uri,
                                            artifact_root=root / "art")}
 
+    # the recommendation domain's champion: the recommenders evaluated at a cut inside the sample
+    from utils.ml import recommend
+
+    reco = recommend.run(spark, datamart, RECO, cut="2024-04-30", track=True, tracking_uri=uri,
+                         out=root / "reco_eval.json")
+    tracked[RECO] = reco["mlflow"]
+
     online_url = online_store.default_url(root / "online")
     online_store.materialize(datamart, [CHURN], url=online_url)
     online_store.materialize(sample_datamart, [LOAN], url=online_url)
@@ -134,7 +141,8 @@ def test_health_needs_no_key_and_names_each_domains_champion_and_online_store(wo
     churn = body["domains"][CHURN]["champion"]
     assert (churn["name"], churn["version"]) == ("churn_churn_60d", 1)
     assert (body["domains"][LOAN]["champion"]["name"]) == "loan_default_30dpd_6mob"
-    assert body["domains"][RECO]["champion"] is None and body["domains"][RECO]["recommend"] is True
+    reco = body["domains"][RECO]["champion"]  # the champion recommender registered by the fixture
+    assert reco["name"] == "recommendation_interactions_30d" and body["domains"][RECO]["recommend"] is True
     assert body["domains"][CHURN]["online_store"]["rows"] > 0 and body["domains"][RECO]["predict"] is False
 
 
@@ -396,3 +404,28 @@ def test_contract_fuzzing_finds_no_server_error(world):
             case.call_and_validate(base_url=world.url, headers={"X-API-Key": KEY}, checks=[not_a_server_error])
 
         fuzz()
+
+
+def test_recommend_from_the_champion_recommender_gives_its_lists_with_the_model(world):
+    import mlflow
+
+    from utils.ml.recommenders import Recommender
+
+    mlflow.set_registry_uri(world.tracking_uri)
+    name = "recommendation_interactions_30d"
+    fitted = mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().recommender
+    assert isinstance(fitted, Recommender)
+    warm = sorted(fitted._known)[0]
+    expected = fitted.recommend([warm], 5)
+    with world.client() as client:
+        health = client.get("/health").json()["domains"]["recommendation"]["champion"]
+        assert health["name"] == name and health["cut"] == "2024-04-30"
+        body = client.get(f"/recommend/{warm}", params={"k": 5, "source": "champion"}).json()
+        assert [i["product_id"] for i in body["items"]] == list(expected["product_id"])
+        assert body["model"]["version"] == world.tracked["recommendation"]["version"]
+        assert body["snapshot_date"] == "2024-04-30" and body["fallback"] == bool(expected["fallback"].any())
+        stranger = client.get("/recommend/nobody-at-all", params={"k": 3, "source": "champion"}).json()
+        assert stranger["fallback"] is True and {i["source"] for i in stranger["items"]} == {"popularity"}
+        mixed = client.get(f"/recommend/{warm}", params={"source": "champion", "as_of": "2024-03-15"})
+        assert mixed.status_code == 422 and "source=retrieval" in mixed.json()["detail"]
+        assert client.get(f"/recommend/{warm}", params={"source": "best"}).status_code == 422

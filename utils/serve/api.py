@@ -1,5 +1,5 @@
 """The serving API: predictions from each domain's champion model and the online store,
-recommendations from the gold tables, behind an API key.
+recommendations from the gold tables or the champion recommender, behind an API key.
 
     python -m utils.serve.api [--datamart DIR] [--host 127.0.0.1] [--port 8000]
                               [--online-store URL] [--tracking-uri URI]
@@ -18,7 +18,9 @@ Endpoints (OpenAPI docs at ``/docs``, the schema at ``/openapi.json``):
 - ``GET /recommend/{user}?k=10[&as_of=YYYY-MM-DD]``: the top-k items of
   :func:`utils.ml.retrieve.top_k` for the recommendation domain, as of the latest
   snapshot its gold similarity table holds unless `as_of` is given; ``fallback`` says
-  whether popular items filled the list.
+  whether popular items filled the list. With ``&source=champion``: the lists of the
+  registered champion recommender (:mod:`utils.ml.reco_tracking`), as of its cut, with
+  the model's name, version and cut under ``model``; 503 when none is registered.
 
 Security: every endpoint but ``/health`` (and the docs and schema, which show no data)
 needs the key in header ``X-API-Key``: env ``LAKEHOUSE_API_KEY``, else a key generated
@@ -52,7 +54,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Security
@@ -307,11 +309,13 @@ class Service:
         dates = [k[0] for k in delta_io.list_partitions(path) if k[0] is not None]
         return max((dt.date.fromisoformat(str(d)) for d in dates), default=None)
 
-    def recommend(self, user: str, k: int, as_of: dt.date | None) -> dict:
+    def recommend(self, user: str, k: int, as_of: dt.date | None, source: str = "retrieval") -> dict:
         from utils.ml.retrieve import top_k
 
         if RECOMMEND_DOMAIN not in self.domains():
             raise HTTPException(503, f"the datamart holds no {RECOMMEND_DOMAIN} domain to recommend from")
+        if source == "champion":
+            return self._recommend_by_champion(user, k, as_of)
         if as_of is not None and not AS_OF_RANGE[0] <= as_of <= AS_OF_RANGE[1]:
             raise HTTPException(422, f"as_of must be within {AS_OF_RANGE[0]}..{AS_OF_RANGE[1]}")
         when = as_of or self._recommend_as_of.get()
@@ -324,12 +328,27 @@ class Service:
         except LookupError as exc:  # no snapshot on or before as_of
             raise HTTPException(404, str(exc)) from exc
 
+    def _recommend_by_champion(self, user: str, k: int, as_of: dt.date | None) -> dict:
+        """The registered champion recommender's top k for `user`, as of its cut."""
+        if as_of is not None:
+            raise HTTPException(422, "as_of applies to source=retrieval; the champion ranks as of its cut")
+        champion = self.champions.get(RECOMMEND_DOMAIN)
+        if champion is None:
+            raise HTTPException(503, f"no champion recommender registered for {RECOMMEND_DOMAIN}; run `python main.py "
+                                     f"train --domain {RECOMMEND_DOMAIN}`")
+        with self._recommend_lock:
+            rows = champion.recommender.recommend([user], k)
+        items = [{"product_id": str(r.product_id), "score": float(r.score), "rank": int(r.rank),
+                  "source": "popularity" if r.fallback else champion.best} for r in rows.itertuples()]
+        return {"user_id": user, "as_of": champion.cut, "snapshot_date": champion.cut,
+                "fallback": bool(rows["fallback"].any()), "items": items, "model": champion.describe()}
+
     def health(self) -> dict:
-        from utils.serve.champion import model_names
+        from utils.serve.champion import model_names, recommender_names
 
         domains = {}
         for domain in self.domains():
-            champion = self.champions.get(domain) if model_names(domain) else None
+            champion = self.champions.get(domain) if model_names(domain) or recommender_names(domain) else None
             try:
                 online = self.store().info(domain)
             except Exception:
@@ -461,8 +480,13 @@ def create_app(datamart: str | Path, *, online_url: str | None = None, api_key: 
     @app.get("/recommend/{user}", dependencies=keyed, responses=ERRORS, response_model=Recommendation,
              summary="Top-k items for a user (recommendation domain)")
     def recommend(user: str = PathParam(max_length=200), k: int = Query(10, ge=1, le=MAX_K),
-                  as_of: dt.date | None = Query(None, description="Default: the latest snapshot in gold.")) -> dict:
-        return service.recommend(user, k, as_of)
+                  as_of: dt.date | None = Query(None, description="Default: the latest snapshot in gold "
+                                                "(source=retrieval only)."),
+                  source: Literal["retrieval", "champion"] = Query(
+                      "retrieval", description="retrieval: item-to-item similarity of the user's recent events as of "
+                      "as_of, from the gold tables; champion: the registered champion recommender, as of its cut "
+                      "(503 when none is registered).")) -> dict:
+        return service.recommend(user, k, as_of, source)
 
     return app
 

@@ -9,7 +9,9 @@ A domain's models are registered by :mod:`utils.ml.tracking` as ``<domain>_<labe
 for each classification label of ``conf/<domain>.yaml`` (kinds other than
 ``interactions``); the alias ``champion`` names the served version. When a domain has
 several labels, the first one (in the configuration's order) that has a champion is
-served.
+served. A recommendation domain's champion is its registered recommender
+(:func:`recommender_names`, :class:`ServedRecommender`: the fitted model of
+:mod:`utils.ml.reco_tracking`), reloaded the same way.
 
 Reload: :meth:`Champions.get` re-resolves the alias at most every `reload_seconds`; when
 it names another version, that version is loaded by number (its artefacts downloaded
@@ -166,6 +168,60 @@ def model_names(domain: str) -> tuple[str, ...]:
     return tuple(f"{domain}_{label.name}" for label in gold.labels if label.kind != "interactions")
 
 
+@lru_cache(maxsize=None)
+def recommender_names(domain: str) -> tuple[str, ...]:
+    """The registered model names of `domain`'s interactions labels (its recommenders,
+    :mod:`utils.ml.reco_tracking`); () for an unknown domain or one without them."""
+    from utils.lake.config import ConfigError, load_config
+
+    try:
+        gold = load_config(domain).gold
+    except ConfigError:
+        return ()
+    if gold is None:
+        return ()
+    return tuple(f"{domain}_{label.name}" for label in gold.labels if label.kind == "interactions")
+
+
+@dataclass(frozen=True)
+class ServedRecommender:
+    """A loaded champion recommender: the registered version and its fitted model, which
+    ranks from the events up to its cut (it is not refitted while served)."""
+
+    domain: str
+    name: str
+    version: int
+    run_id: str
+    recommender: Any = field(repr=False)
+    best: str
+    cut: str
+    loaded_at: str
+
+    def describe(self) -> dict:
+        """The champion as JSON: name, version, run, which recommender and its cut."""
+        return {"name": self.name, "version": self.version, "run_id": self.run_id, "recommender": self.best,
+                "cut": self.cut, "loaded_at": self.loaded_at}
+
+
+def load_recommender(domain: str, name: str, version: int, run_id: str, tracking_uri: str) -> ServedRecommender:
+    """Version `version` of registered recommender `name` (an MLflow pyfunc wrapping a
+    fitted :class:`utils.ml.recommenders.Recommender`) and its run's cut."""
+    import mlflow.artifacts
+    import mlflow.pyfunc
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = client.get_model_version_download_uri(name, str(version))
+    with tempfile.TemporaryDirectory(prefix="recommender-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=tracking_uri)
+        recommender = mlflow.pyfunc.load_model(local).unwrap_python_model().recommender
+    params = client.get_run(run_id).data.params
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return ServedRecommender(domain, name, int(version), run_id, recommender, params.get("best_model", "?"),
+                             params.get("cut", "?"), stamp)
+
+
 def _features(model_info, model) -> tuple[Feature, ...]:
     """Input columns from the signature; from the fitted model's feature_names_in_
     (all taken as numbers) when a version was logged without one."""
@@ -267,7 +323,7 @@ class Champions:
         one, or None. Raises on registry errors other than "not found"."""
         from mlflow.exceptions import MlflowException
 
-        for name in model_names(domain):
+        for name in model_names(domain) or recommender_names(domain):
             try:
                 return self._client.get_model_version_by_alias(name, CHAMPION)
             except MlflowException as exc:
@@ -284,10 +340,10 @@ class Champions:
                     logger.warning("%s: the champion alias of %s is gone; no champion served", domain, current.name)
                 self._current[domain] = None
             elif current is None or (current.name, current.version) != (found.name, int(found.version)):
-                loaded = load_champion(domain, found.name, int(found.version), found.run_id, self.tracking_uri)
+                load = load_recommender if found.name in recommender_names(domain) else load_champion
+                loaded = load(domain, found.name, int(found.version), found.run_id, self.tracking_uri)
                 self._current[domain] = loaded  # the swap: one assignment
-                logger.info("%s: serving %s version %d (threshold %.4f, %s)%s", domain, loaded.name, loaded.version,
-                            loaded.threshold, loaded.threshold_source,
+                logger.info("%s: serving %s%s", domain, loaded.describe(),
                             f"; was version {current.version}" if current is not None else "")
         except Exception:  # the registry or a model file: keep serving what we have
             logger.exception("%s: could not resolve or load the champion; %s", domain,
