@@ -1,0 +1,126 @@
+"""Analysis pipeline (a): next-day heat consumption per building, read only from the
+exploitation zone (gold/energy/building_days). A gradient-boosting model against the
+seasonal-naive baseline (the same weekday a week before), out of time: trained on the
+days before one cut, scored on the days from it. Metrics MAE, RMSE and MAPE of both in
+``<datamart>/_models/energy/forecast.json``; the partial dependence of the model on the
+temperature as a PNG beside it::
+
+    python -m utils.domains.energy.forecast --datamart datamart --cut 2024-10-01
+
+The table is small (one row per building and day), so it is read with delta-rs into
+pandas; scikit-learn and matplotlib only."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from deltalake import DeltaTable
+
+logger = logging.getLogger(__name__)
+
+NUMERIC = ["temperature_c", "heating_degree_days", "humidity", "wind_speed", "precipitation", "kwh_lag_1d",
+           "kwh_lag_7d", "floor_area_m2", "construction_year", "day_of_week", "month"]
+FLAGS = ["is_weekend", "is_holiday"]
+CATEGORIES = ["use_type", "heating_type"]
+TARGET, BASELINE = "consumption_kwh", "kwh_lag_7d"
+
+
+def training_rows(days: pd.DataFrame) -> pd.DataFrame:
+    """The rows a model may learn from and be scored on: a complete day (the target)
+    whose previous day and same weekday of last week are known (complete)."""
+    usable = days[days["complete"].astype(bool) & days["kwh_lag_1d"].notna() & days[BASELINE].notna()]
+    return usable.sort_values(["snapshot_date", "building_id"], kind="stable").reset_index(drop=True)
+
+
+def design(rows: pd.DataFrame) -> pd.DataFrame:
+    """The model's inputs: numbers, flags as 0/1, categories one-hot (a fixed vocabulary)."""
+    x = rows[NUMERIC].astype(float).copy()
+    for flag in FLAGS:
+        x[flag] = rows[flag].astype(bool).astype(float)
+    vocab = {"use_type": ("residential", "office", "school"), "heating_type": ("district", "gas", "heat_pump", "oil")}
+    for column in CATEGORIES:
+        for value in vocab[column]:
+            x[f"{column}_{value}"] = (rows[column] == value).astype(float)
+    return x
+
+
+def errors(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE (kWh) and MAPE (%, over days with a positive actual)."""
+    diff = predicted - actual
+    positive = actual > 0
+    return {"mae": round(float(np.mean(np.abs(diff))), 3), "rmse": round(float(np.sqrt(np.mean(diff ** 2))), 3),
+            "mape": round(float(np.mean(np.abs(diff[positive]) / actual[positive]) * 100), 3)}
+
+
+def fit_and_score(rows: pd.DataFrame, cut: dt.date, *, seed: int = 0):
+    """(model, metrics) with the model trained on the rows before `cut` and both it and the
+    seasonal-naive baseline scored on the rows from `cut` on."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    day = pd.to_datetime(rows["snapshot_date"]).dt.date
+    train, test = rows[day < cut], rows[day >= cut]
+    if train.empty or test.empty:
+        raise ValueError(f"cut {cut}: {len(train)} training and {len(test)} test rows; pick a cut inside the data")
+    model = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed)
+    model.fit(design(train), train[TARGET])
+    actual = test[TARGET].to_numpy(float)
+    metrics = {"cut": cut.isoformat(), "train_rows": len(train), "test_rows": len(test),
+               "buildings": int(rows["building_id"].nunique()),
+               "model": errors(actual, model.predict(design(test))),
+               "baseline_seasonal_naive": errors(actual, test[BASELINE].to_numpy(float))}
+    metrics["model_beats_baseline_on_mae"] = metrics["model"]["mae"] < metrics["baseline_seasonal_naive"]["mae"]
+    return model, metrics
+
+
+def plot_temperature(model, rows: pd.DataFrame, path: Path) -> Path:
+    """Partial dependence of the predicted consumption on the temperature (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.inspection import PartialDependenceDisplay
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    PartialDependenceDisplay.from_estimator(model, design(rows), ["temperature_c"], ax=ax)
+    ax.set_title("Next-day heat use vs temperature (partial dependence)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run(datamart: Path, cut: dt.date) -> dict:
+    """Read gold/energy/building_days, fit, score, write forecast.json and the plot."""
+    days = DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
+    rows = training_rows(days)
+    model, metrics = fit_and_score(rows, cut)
+    out = datamart / "_models" / "energy"
+    out.mkdir(parents=True, exist_ok=True)
+    metrics["plot"] = plot_temperature(model, rows, out / "forecast_temperature.png").name
+    (out / "forecast.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    logger.info("forecast: model %s, seasonal naive %s", metrics["model"], metrics["baseline_seasonal_naive"])
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m utils.domains.energy.forecast", description=__doc__.split("\n")[0])
+    p.add_argument("--datamart", type=Path, default=Path("datamart"))
+    p.add_argument("--cut", type=dt.date.fromisoformat, default=dt.date(2024, 10, 1),
+                   help="first day scored out of time (default %(default)s)")
+    args = p.parse_args(argv)
+    run(args.datamart.resolve(), args.cut)
+    return 0
+
+
+if __name__ == "__main__":
+    from utils.lake import logs
+
+    logs.configure()
+    raise SystemExit(main())
