@@ -132,6 +132,28 @@ def test_every_headline_fits_two_lines(facts):
         assert len(deck.wrap(headline, deck.CONTENT_W, deck.TITLE, weight="bold")) <= deck.HEADLINE_LINES, headline
 
 
+def test_a_run_inherits_only_the_earlier_runs_of_its_own_domain(tmp_path):
+    """Two domains in one datamart: the facts of one domain's run never add the other's
+    runs (their _meta rows are of other tables)."""
+    import datetime as dt
+
+    from utils.lake.ledger import RunLedger, RunRecord
+    from utils.present.deck.runs import resolve_run
+
+    ledger = RunLedger(tmp_path / "_meta" / "runs")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for i, domain in enumerate(["loan_default", "churn", "loan_default", "churn"]):
+        at = start + dt.timedelta(hours=i)
+        ledger.append(RunRecord(f"r{i}", domain, ["bronze"], {}, "h", at, status="success",
+                                ended_at=at + dt.timedelta(minutes=1)))
+    run, upto = resolve_run(tmp_path, None, "churn")
+    assert run["run_id"] == "r3" and [r["run_id"] for r in upto] == ["r1", "r3"]
+    run, upto = resolve_run(tmp_path)  # the latest run of any domain, with its own domain's history
+    assert run["run_id"] == "r3" and [r["run_id"] for r in upto] == ["r1", "r3"]
+    run, upto = resolve_run(tmp_path, "r2")
+    assert [r["run_id"] for r in upto] == ["r0", "r2"]
+
+
 def test_effective_rows_take_each_partition_from_the_newest_run_that_wrote_it():
     rows = [{"run_id": "a", "table": "t", "snapshot_date": "2024-01-01", "n": 1},
             {"run_id": "a", "table": "t", "snapshot_date": "2024-02-01", "n": 2},

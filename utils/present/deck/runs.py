@@ -29,8 +29,9 @@ def ledger_runs(datamart: Path, domain: str | None = None) -> list[dict[str, Any
 
 def resolve_run(datamart: str | Path, run_id: str | None = None,
                 domain: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(the run, every successful run up to it, oldest first): `run_id`, or the latest
-    successful run of the ledger. Raises :class:`DeckError` naming the datamart."""
+    """(the run, every successful run of its domain up to it, oldest first): `run_id`, or
+    the latest successful run of the ledger (of `domain`). Raises :class:`DeckError`
+    naming the datamart."""
     root = Path(datamart)
     if not root.is_dir():
         raise DeckError(f"{root}: no such datamart folder")
@@ -53,7 +54,9 @@ def resolve_run(datamart: str | Path, run_id: str | None = None,
             raise DeckError(f"{root}: no run {run_id} in the ledger")
         if run["status"] != "success":
             raise DeckError(f"{root}: run {run_id} has status {run['status']}; the deck shows successful runs only")
-    upto = [r for r in done if r["started_at"] <= run["started_at"]]
+    # only the run's own domain: in a datamart of several domains, another domain's runs
+    # wrote other tables and their _meta rows must not add to this one's facts
+    upto = [r for r in done if r["started_at"] <= run["started_at"] and r.get("domain") == run.get("domain")]
     return run, upto
 
 
