@@ -167,3 +167,29 @@ def test_webserver_on_loopback_shows_the_asset_graph_of_every_domain(tmp_path):
         answer = httpx.post(f"{url}/graphql", json={"query": "{ assetNodes { assetKey { path } } }"}, timeout=60)
     shown = {"/".join(n["assetKey"]["path"]) for n in answer.json()["data"]["assetNodes"]}
     assert shown == expected
+
+
+def test_the_model_asset_trains_evaluates_and_registers_the_recommenders(spark, reco_sample, tmp_path):
+    """The model asset of a domain, on a copy of the shared small recommendation build:
+    `python main.py train` in the run's process and Spark session, the evaluation written
+    and the best recommender registered as champion in the datamart's MLflow store."""
+    from mlflow.tracking import MlflowClient
+
+    from utils.ml.tracking import default_tracking_uri
+    from utils.orchestrate.resources import SparkResource
+
+    datamart = tmp_path / "dm"
+    shutil.copytree(reco_sample[1], datamart)
+    evaluation = Datamart(datamart, "recommendation").models / "evaluation.json"
+    before = evaluation.stat().st_mtime_ns
+    defs = build_definitions(Settings(datamart=datamart, domains=("recommendation",), master="local[2]"))
+    key = dg.AssetKey(["recommendation", "model", "recommenders"])
+    result = dg.materialize([defs.get_assets_def(key)], resources={"spark": SparkResource(master="local[2]")},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success and [e.asset_key for e in result.get_asset_materialization_events()] == [key]
+    assert evaluation.stat().st_mtime_ns > before
+    report = json.loads(evaluation.read_text(encoding="utf-8"))
+    uri = default_tracking_uri(datamart)
+    champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
+        "recommendation_interactions_30d", "champion")
+    assert int(champion.version) == report["mlflow"]["version"] == 1
