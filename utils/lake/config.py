@@ -39,7 +39,8 @@ from utils.lake.config_schema import (  # noqa: F401  (the constants are re-expo
 )
 from utils.lake.config_monitor import MonitoringSpec
 from utils.lake.gold_spec import (  # noqa: F401  (re-exported: the code imports them from here)
-    FeatureDef, GoldSpec, LabelDef, RecommendSpec, SimilaritySpec, gold_spec, stable_hash as _hash)
+    BuiltTable, FeatureDef, GoldBuilderSpec, GoldSpec, LabelDef, RecommendSpec, SimilaritySpec, gold_builder_spec,
+    gold_spec, stable_hash as _hash)
 from utils.lake.paths import PROJECT_ROOT  # noqa: E402  (resolved once, in utils.lake.paths)
 CONF_DIR = PROJECT_ROOT / "conf"
 SCHEMA_FILE = CONF_DIR / "schema.json"
@@ -225,8 +226,10 @@ class DomainConfig:
     spark_conf: dict[str, str]
     raw: dict[str, Any]
     silver: dict[str, SilverTable] = field(default_factory=dict)
-    gold: GoldSpec | None = None
+    gold: GoldSpec | None = None  # the generic engine's feature and label stores
     monitoring: MonitoringSpec | None = None  # the monitoring: section (None: no alert rules)
+    #: gold.builder: the domain's own gold tables (then `gold` is None: no feature or label store)
+    gold_builder: GoldBuilderSpec | None = None
 
     @property
     def config_hash(self) -> str:
@@ -342,7 +345,8 @@ def _build(file: Path, raw: dict[str, Any], doc: DomainModel) -> DomainConfig:
         sources={name: _source(name, s) for name, s in doc.sources.items()},
         spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in doc.spark.items()},
         raw=raw, silver={name: _silver(file, name, t, raw["silver"][name]) for name, t in doc.silver.items()},
-        gold=gold_spec(doc.gold, raw["gold"]) if doc.gold is not None else None,
+        gold=gold_spec(doc.gold, raw["gold"]) if doc.gold is not None and doc.gold.builder is None else None,
+        gold_builder=gold_builder_spec(doc.gold, raw["gold"]) if doc.gold is not None and doc.gold.builder else None,
         monitoring=doc.monitoring.spec() if doc.monitoring is not None else None,
     )
 

@@ -4,12 +4,13 @@ point-in-time sources, labels, features and leakage settings, and the rules betw
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from utils.lake.config_types import (EVENT_AGGREGATES, MONTH_AGGREGATES, _SNAKE, Aggregate, Count, Number,
-                                     PositiveCount, Text, _choice, _date_text, _Model, _problem)
+from utils.lake.config_types import (EVENT_AGGREGATES, MONTH_AGGREGATES, _SNAKE, Aggregate, Count, Flag, Number,
+                                     PositiveCount, Text, Texts, _choice, _date_text, _Model, _problem)
 
 
 
@@ -298,13 +299,35 @@ class RecommendModel(_Model):
         return _date_text(value)
 
 
-class GoldModel(_Model):
-    """Population, point-in-time sources, labels, features and leakage settings."""
+class BuiltTableModel(_Model):
+    """A gold table a domain's builder writes (gold/<name>)."""
 
-    population: PopulationModel = Field(description="Who gets a feature row for snapshot D.")
-    sources: dict[str, GoldSourceModel] = Field(description="Name used by features -> silver table and cutoff.")
-    labels: list[LabelModel] = Field(description="Labels of the label store.")
-    features: list[FeatureModel] = Field(description="Features of the feature store, in catalogue order.")
+    description: Text = Field(description="What a row is: grain and key; shown in the documentation.")
+    partitioned: Flag = Field(True, description="Partitioned by its snapshot_date column; false: one unpartitioned "
+                              "table (e.g. a match table without dates).")
+
+
+#: ``package.module:function``, the reference of a domain's builder or evaluation.
+_FUNCTION = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*")
+#: The keys of the generic gold engine, which a builder's gold section does not take.
+_GENERIC_KEYS = ("population", "sources", "labels", "features", "tables", "similarity", "recommend", "leakage",
+                 "baseline")
+
+
+class GoldModel(_Model):
+    """Population, point-in-time sources, labels, features and leakage settings; or, for a
+    domain whose gold SQL in YAML cannot say, the domain's builder, its silver inputs and
+    its output tables."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [
+        {"required": ["builder", "inputs", "outputs"]}, {"required": ["population", "sources", "labels", "features"]}]})
+    population: PopulationModel = Field(None, description="Who gets a feature row for snapshot D (required without "
+                                        "builder).")
+    sources: dict[str, GoldSourceModel] = Field(None, description="Name used by features -> silver table and cutoff "
+                                                "(required without builder).")
+    labels: list[LabelModel] = Field(None, description="Labels of the label store (required without builder).")
+    features: list[FeatureModel] = Field(None, description="Features of the feature store, in catalogue order "
+                                         "(required without builder).")
     tables: dict[str, EntityTableModel] = Field(None, description="Feature tables of other entities (gold/<name>), "
                                                 "e.g. item_features.")
     similarity: dict[str, SimilarityModel] = Field(None, description="Item-item similarity tables (gold/<name>).")
@@ -313,9 +336,24 @@ class GoldModel(_Model):
     owner: Text = Field(None, description="Team or person answering for the domain's features (feature registry).")
     baseline: Text = Field(None, description="A feature that alone ranks the entities (e.g. days_since_order): the "
                                              "baseline every trained model is compared with (python -m utils.ml.train).")
+    builder: Text = Field(None, description="package.module:function of the domain's gold builder, instead of the "
+                          "generic engine's population, sources, labels and features: a pure function (silver "
+                          "DataFrames by name, the domain config) -> gold DataFrames by name, staged and committed "
+                          "by the run like every gold table.")
+    inputs: Texts = Field(None, description="With builder: the silver tables it reads (its fingerprint: gold is "
+                          "rebuilt only when one of them changed).")
+    outputs: dict[str, BuiltTableModel] = Field(None, description="With builder: the gold tables it returns, in the "
+                                                "order they are committed.")
+    evaluate: Text = Field(None, description="With builder: package.module:function run after a build that wrote "
+                           "gold (spark, datamart, config, data root) -> report, e.g. the domain's analyses.")
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldModel:
+        if self.builder is not None or self.inputs is not None or self.outputs is not None or self.evaluate is not None:
+            return self._builder_consistent()
+        for key in ("population", "sources", "labels", "features"):
+            if getattr(self, key) is None:
+                raise _problem(f".{key}", "required key is missing")
         names = _check_features(self.features, self.sources)
         if self.baseline is not None and self.baseline not in names:
             raise _problem(".baseline", f"{self.baseline!r} is not a feature of gold.features")
@@ -333,4 +371,25 @@ class GoldModel(_Model):
         for n in extra:
             if not _SNAKE.fullmatch(n):
                 raise _problem(f".tables.{n}", "gold table names are lower snake_case")
+        return self
+
+    def _builder_consistent(self) -> GoldModel:
+        """A builder's section: builder, inputs and outputs, none of the generic keys."""
+        for key in ("builder", "inputs", "outputs"):
+            if getattr(self, key) is None:
+                raise _problem(f".{key}", "required with builder, inputs, outputs or evaluate")
+        given = [k for k in _GENERIC_KEYS if getattr(self, k) is not None]
+        if given:
+            raise _problem(f".{given[0]}", "not with builder (the builder makes the gold tables)")
+        for key in ("builder", "evaluate"):
+            ref = getattr(self, key)
+            if ref is not None and not _FUNCTION.fullmatch(ref):
+                raise _problem(f".{key}", f"expected package.module:function, got {ref!r}")
+        if not self.inputs:
+            raise _problem(".inputs", "name at least one silver table")
+        if not self.outputs:
+            raise _problem(".outputs", "name at least one gold table")
+        for n in self.outputs:
+            if not _SNAKE.fullmatch(n):
+                raise _problem(f".outputs.{n}", "gold table names are lower snake_case")
         return self

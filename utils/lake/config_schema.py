@@ -331,7 +331,7 @@ class DomainModel(_Model):
     sources: dict[str, SourceModel] = Field(description="Raw sources, each landing in bronze/<name>.",
                                             json_schema_extra={"minProperties": 1})
     silver: dict[str, SilverModel] = Field({}, description="Silver tables: bronze source, column recipes, rules.")
-    gold: GoldModel = Field(None, description="Feature and label stores.")
+    gold: GoldModel = Field(None, description="Feature and label stores (or the domain's own gold builder).")
     monitoring: MonitoringModel = Field(None, description="Alert rules of the champion model's monitoring (drift, "
                                         "realised performance, predicted positive rate) and what triggers retraining.")
 
@@ -355,7 +355,11 @@ class DomainModel(_Model):
                 if rule.references and rule.references.table not in self.silver:
                     raise _problem(f"{where}.rules[{i}] ({rule.name}).references.table",
                                    f"no silver table {rule.references.table!r}")
-        if self.gold is not None:
+        if self.gold is not None and self.gold.builder is not None:
+            for i, table_name in enumerate(self.gold.inputs):
+                if table_name not in self.silver:
+                    raise _problem(f".gold.inputs[{i}]", f"no silver table {table_name!r}")
+        elif self.gold is not None:
             pop = self.gold.population
             tables = {".gold.population.table": pop.table} if pop.table else {}
             tables.update({f".gold.population.events[{i}].table": e.table for i, e in enumerate(pop.events or [])})

@@ -151,6 +151,46 @@ class SimilaritySpec:
         return {t for t, _, _, _ in self.cooccurrence.values()} | ({self.content[0]} if self.content else set())
 
 
+@dataclass(frozen=True)
+class BuiltTable:
+    """A gold table of a domain's builder: what a row is, and whether it is partitioned
+    by snapshot_date."""
+
+    description: str
+    partitioned: bool = True
+
+
+@dataclass(frozen=True)
+class GoldBuilderSpec:
+    """A domain's own gold (``gold.builder``): the pure function that makes its tables
+    from the silver `inputs`, the `outputs` it returns (in commit order) and the
+    evaluation run after a build that wrote them."""
+
+    builder: str  # package.module:function
+    inputs: tuple[str, ...]
+    outputs: dict[str, BuiltTable]
+    evaluate: str | None = None  # package.module:function
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        return stable_hash(self.raw)
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(self.outputs)
+
+    @property
+    def silver_tables(self) -> list[str]:
+        return sorted(self.inputs)
+
+
+def gold_builder_spec(doc: GoldModel, raw: dict[str, Any]) -> GoldBuilderSpec:
+    """The gold section of a domain with its own builder."""
+    return GoldBuilderSpec(
+        builder=doc.builder, inputs=tuple(doc.inputs), evaluate=doc.evaluate, raw=raw,
+        outputs={n: BuiltTable(t.description, t.partitioned) for n, t in doc.outputs.items()})
+
+
 # --------------------------------------------------------------------------- building
 
 
