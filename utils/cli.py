@@ -328,6 +328,7 @@ def _build_domain(args, domain: str, out: Console, err: Console, session: dict) 
                     options.data_root)
         record = pipeline.run_pipeline(config, options, spark, RichProgress(err))
         _evaluate_recommenders(config, options, record, spark)
+        _evaluate_built_gold(config, options, record, spark)
         _materialize(config, options, record)
         _monitor(config, options, record, spark)
     except KeyboardInterrupt:
@@ -374,9 +375,25 @@ def _evaluate_recommenders(config, options, record, spark) -> None:
         logger.info("\n%s", recommend.summary(report))
 
 
+def _evaluate_built_gold(config, options, record, spark) -> None:
+    """After a build that wrote the gold of a domain with its own builder (or left its
+    evaluation incomplete), the domain's gold.evaluate runs, e.g. the energy analyses."""
+    spec = config.gold_builder
+    if spec is None or spec.evaluate is None or "gold" not in options.layers:
+        return
+    from utils.layers.build_gold_builder import resolve_function
+
+    evaluate = resolve_function(spec.evaluate, f"{config.file}: gold.evaluate")
+    evaluate(spark, options.datamart, config, options.data_root, force=_wrote(record, "gold"))
+
+
 def _materialize(config, options, record) -> None:
     """After a build that wrote the feature store (or left no online store yet), its
     latest rows go to the default online store (SQLite under the datamart)."""
+    if config.gold is None and config.gold_builder is not None and "gold" in options.layers:
+        logger.info("online store: %s has no feature store (its gold is the domain's own tables); skipped",
+                    config.domain)
+        return
     if config.gold is None or "gold" not in options.layers:
         return
     from utils.serve import online_store
@@ -395,6 +412,9 @@ def _monitor(config, options, record, spark) -> None:
     """After a build that wrote gold, a domain whose champion (classifier or recommender)
     is in the datamart's MLflow store is monitored (drift, performance, alerts, retraining
     as its monitoring: section says). No store or no champion: nothing to monitor yet."""
+    if config.gold is None and config.gold_builder is not None and "gold" in options.layers:
+        logger.info("monitoring: %s has no classifier or recommender to monitor; skipped", config.domain)
+        return
     if config.gold is None or not config.gold.labels or "gold" not in options.layers:
         return
     if not _wrote(record, "gold"):

@@ -84,6 +84,10 @@ def build_gold(
     threshold (an alarm: logged and recorded, not fatal)."""
     from pyspark import StorageLevel
 
+    if build.config.gold_builder is not None:  # the domain's own builder (gold.builder in its YAML)
+        from utils.layers.build_gold_builder import build_builder_gold
+
+        return build_builder_gold(build, silver_views, silver_fingerprints)
     options, progress = build.options, build.progress
     if build.config.gold is None:
         raise PipelineError(f"{build.config.file}: no gold section; nothing to build")

@@ -7,6 +7,8 @@ temperature as a PNG beside it::
 
     python -m utils.domains.energy.forecast --datamart datamart --cut 2024-10-01
 
+(``python main.py --domain energy`` runs it after a build that wrote gold.)
+
 The table is small (one row per building and day), so it is read with delta-rs into
 pandas; scikit-learn and matplotlib only."""
 
@@ -30,6 +32,8 @@ NUMERIC = ["temperature_c", "heating_degree_days", "humidity", "wind_speed", "pr
 FLAGS = ["is_weekend", "is_holiday"]
 CATEGORIES = ["use_type", "heating_type"]
 TARGET, BASELINE = "consumption_kwh", "kwh_lag_7d"
+#: The out-of-time cut of the default sample (2024): nine months to train, three to score.
+DEFAULT_CUT = dt.date(2024, 10, 1)
 
 
 def training_rows(days: pd.DataFrame) -> pd.DataFrame:
@@ -96,11 +100,28 @@ def plot_temperature(model, rows: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def run(datamart: Path, cut: dt.date) -> dict:
-    """Read gold/energy/building_days, fit, score, write forecast.json and the plot."""
-    days = DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
+def read_days(datamart: Path) -> pd.DataFrame:
+    """gold/energy/building_days of the datamart at `datamart`, as pandas."""
+    return DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
+
+
+def default_cut(rows: pd.DataFrame) -> dt.date:
+    """DEFAULT_CUT when the usable rows hold days on both sides of it, else the first day
+    after three quarters of their distinct days (a smaller sample's own out-of-time split)."""
+    days = sorted(pd.to_datetime(rows["snapshot_date"]).dt.date.unique())
+    if not days:
+        raise ValueError("no usable building day (complete, with both lags) to forecast")
+    if days[0] < DEFAULT_CUT <= days[-1]:
+        return DEFAULT_CUT
+    return days[min(len(days) - 1, max(1, (3 * len(days)) // 4))]
+
+
+def run(datamart: Path, cut: dt.date | None = None, *, days: pd.DataFrame | None = None) -> dict:
+    """Read gold/energy/building_days (or take `days`), fit, score out of time at `cut`
+    (None: :func:`default_cut`), write forecast.json and the plot."""
+    days = read_days(datamart) if days is None else days
     rows = training_rows(days)
-    model, metrics = fit_and_score(rows, cut)
+    model, metrics = fit_and_score(rows, cut or default_cut(rows))
     out = datamart / "_models" / "energy"
     out.mkdir(parents=True, exist_ok=True)
     metrics["plot"] = plot_temperature(model, rows, out / "forecast_temperature.png").name
@@ -112,8 +133,8 @@ def run(datamart: Path, cut: dt.date) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m utils.domains.energy.forecast", description=__doc__.split("\n")[0])
     p.add_argument("--datamart", type=Path, default=Path("datamart"))
-    p.add_argument("--cut", type=dt.date.fromisoformat, default=dt.date(2024, 10, 1),
-                   help="first day scored out of time (default %(default)s)")
+    p.add_argument("--cut", type=dt.date.fromisoformat, default=None,
+                   help=f"first day scored out of time (default {DEFAULT_CUT} when the data spans it)")
     args = p.parse_args(argv)
     run(args.datamart.resolve(), args.cut)
     return 0

@@ -6,6 +6,8 @@ best silhouette; metrics in ``<datamart>/_models/energy/profiles.json`` and the 
 profiles as a PNG beside it::
 
     python -m utils.domains.energy.profiles --datamart datamart
+
+(``python main.py --domain energy`` runs it after a build that wrote gold.)
 """
 
 from __future__ import annotations
@@ -84,9 +86,11 @@ def plot_profiles(profiles: pd.DataFrame, labels: np.ndarray, path: Path) -> Pat
     return path
 
 
-def run(datamart: Path) -> dict:
-    """Read gold/energy/building_days, cluster, write profiles.json and the plot."""
-    days = DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
+def run(datamart: Path, *, days: pd.DataFrame | None = None) -> dict:
+    """Read gold/energy/building_days (or take `days`), cluster, write profiles.json and
+    the plot."""
+    if days is None:
+        days = DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
     profiles = building_profiles(days)
     labels, metrics = cluster(profiles)
     out = datamart / "_models" / "energy"
