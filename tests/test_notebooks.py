@@ -340,3 +340,24 @@ def test_evaluation_table_has_one_row_per_model_segment_and_k():
     assert list(wide.columns) == ["ndcg@5", "ndcg@10"]
     assert wide.index.tolist() == [("warm", "b"), ("warm", "a"), ("cold", "b"), ("cold", "a")]
     assert wide.loc[("cold", "a"), "ndcg@10"] == 0.4
+
+
+# --------------------------------------------------------------------------- notebooks/energy
+
+ENERGY_NOTEBOOKS = ("energy/01_next_day_forecast", "energy/02_load_profiles")  # run in tests/test_energy_deck.py
+
+
+@pytest.mark.parametrize("name", ENERGY_NOTEBOOKS)
+def test_energy_notebook_is_committed_clean_and_reads_only_the_exploitation_zone(name):
+    cells = code_cells(read(name))
+    for cell in cells:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+        tree = ast.parse(python_source(cell))
+        defined = [type(n).__name__ for n in ast.walk(tree)
+                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defined, f"{defined} in cell:\n{cell.source}"
+    assert "LAKEHOUSE_DATAMART" in cells[0].source and "LAKEHOUSE_DATA_ROOT" in cells[0].source
+    assert "ensure_energy_datamart(DATAMART, DATA_ROOT" in cells[1].source
+    source = "\n".join(c.source for c in cells)
+    assert set(re.findall(r'read_gold\(DATAMART, "(\w+)"\)', source)) <= {"building_days", "building_matches"}
+    assert not re.search(r"\b(bronze|silver)\b", source)  # no other zone is read
