@@ -1,38 +1,56 @@
-"""End to end: the energy sample built into bronze and silver by the command line (the
-draft configuration utils/domains/energy/energy.yaml), then the exploitation zone; row
-accounting balances and every planted defect is counted by its named rule or step as
-often as the generator's ground truth says. One small sample (3 buildings, two months
-holding the autumn change of clocks), on the session's Spark."""
+"""End to end: the energy sample built by the command line (`python main.py --domain
+energy`, conf/energy.yaml) through bronze, silver and gold (the domain's builder), then
+its analyses; row accounting balances, every planted defect is counted by its named rule
+or step as often as the generator's ground truth says, the gold tables are in the run
+ledger, a rerun changes nothing and an interrupted gold build leaves every table as it
+was. One small sample (5 buildings, two months holding the autumn change of clocks), on
+the session's Spark."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from deltalake import DeltaTable
 
 from utils.cli import main
 from utils.domains.energy import synthetic
-from utils.domains.energy.exploitation import build_exploitation, reading_zone
-from utils.lake.config import load_config
+from utils.lake import delta_io
 from utils.lake.datamart import Datamart
+from utils.lake.ledger import RunLedger
 
-CONFIG = Path(__file__).resolve().parents[1] / "utils" / "domains" / "energy" / "energy.yaml"
+GOLD = ("building_matches", "device_days", "building_days")
+LAYERS = {"bronze": ("readings", "devices", "registry", "holidays", "weather"),
+          "silver": ("readings", "devices", "registry", "holidays", "weather"), "gold": GOLD}
+
+
+def build(data: Path, datamart: Path, *extra: str) -> int:
+    return main(["--domain", "energy", "--data-root", str(data), "--datamart", str(datamart), "--master", "local[2]",
+                 *extra])
+
+
+def versions(datamart: Path) -> dict[str, int | None]:
+    dm = Datamart(datamart, "energy")
+    return {f"{layer}/{t}": delta_io.table_version(dm.table(layer, t)) for layer, tables in LAYERS.items()
+            for t in tables}
+
+
+def model_file(datamart: Path, name: str) -> Path:
+    return Datamart(datamart, "energy").models / name
 
 
 @pytest.fixture(scope="module")
 def built(spark, tmp_path_factory):
-    """(data root, datamart, truth, exploitation report)."""
+    """(data root, datamart, truth, exploitation report) after one build."""
     root = tmp_path_factory.mktemp("energy")
     data, datamart = root / "data", root / "dm"
-    synthetic.generate(data, 3, 3, start=dt.date(2024, 9, 1), months=2)
-    assert main(["--config", str(CONFIG), "--data-root", str(data), "--datamart", str(datamart),
-                 "--layers", "bronze,silver"]) == 0
+    synthetic.generate(data, 5, 3, start=dt.date(2024, 9, 1), months=2)
+    assert build(data, datamart) == 0
     truth = json.loads((data / synthetic.TRUTH_FILE).read_text(encoding="utf-8"))
-    matches = spark.read.csv(str(data / synthetic.MATCHES_FILE), header=True)
-    report = build_exploitation(spark, Datamart(datamart), zone=reading_zone(load_config(path=CONFIG)), truth=matches)
+    report = json.loads(model_file(datamart, "exploitation.json").read_text(encoding="utf-8"))
     return data, datamart, truth, report
 
 
@@ -97,6 +115,70 @@ def test_exploitation_handles_resets_marks_gaps_and_checks_construction_years(bu
     assert all(best.get(b) in ("match", "review") for b in late)
 
 
-def test_entity_resolution_links_devices_to_their_buildings(built):
+def test_entity_resolution_is_scored_against_the_samples_ground_truth(built):
     er = built[3]["entity_resolution"]
+    assert er["devices"] == 6  # 5 buildings, one meter replaced mid-period
     assert er["matches"]["precision"] == 1.0 and er["matches_and_reviews"]["recall"] == 1.0
+
+
+def test_gold_tables_are_outputs_of_the_run_ledger_with_their_fingerprint(built):
+    ledger = RunLedger(Datamart(built[1], "energy").runs, domain="energy")
+    run = ledger.successful_runs()[-1]
+    outputs = {o["table"]: o for o in run["outputs"]}
+    assert all(outputs[f"gold/{t}"]["status"] == "written" and outputs[f"gold/{t}"]["fingerprint"] for t in GOLD)
+    assert {outputs[f"gold/{t}"]["fingerprint"] for t in GOLD} == {outputs["gold/device_days"]["fingerprint"]}
+    assert all(outputs[f"gold/{t}"]["rows_written"] == built[3]["tables"][t]["rows"] > 0 for t in GOLD)
+
+
+def test_building_days_are_partitioned_by_day_and_matches_are_not(built):
+    dm = Datamart(built[1], "energy")
+    assert list(delta_io.list_partitions(dm.table("gold", "building_matches"))) == [()]
+    days = delta_io.list_partitions(dm.table("gold", "building_days"))
+    assert len(days) == 61 and all(isinstance(k[0], str) for k in days)  # 2024-09-01 .. 2024-10-31
+
+
+def test_analyses_write_the_forecast_against_its_baseline_and_the_load_profiles(built):
+    forecast = json.loads(model_file(built[1], "forecast.json").read_text(encoding="utf-8"))
+    for who in ("model", "baseline_seasonal_naive"):
+        assert set(forecast[who]) == {"mae", "rmse", "mape"} and forecast[who]["mae"] > 0
+    assert forecast["train_rows"] > 0 and forecast["test_rows"] > 0
+    profiles = json.loads(model_file(built[1], "profiles.json").read_text(encoding="utf-8"))
+    assert 2 <= profiles["k"] < profiles["buildings"] and -1 <= profiles["silhouette"] <= 1
+    assert model_file(built[1], forecast["plot"]).is_file() and model_file(built[1], profiles["plot"]).is_file()
+
+
+def test_a_rerun_on_unchanged_data_changes_no_table_and_no_analysis(built):
+    _, datamart, _, _ = built
+    before = versions(datamart)
+    stamps = {n: model_file(datamart, n).stat().st_mtime_ns for n in ("exploitation.json", "forecast.json",
+                                                                         "profiles.json")}
+    assert build(built[0], datamart) == 0
+    assert versions(datamart) == before
+    run = RunLedger(Datamart(datamart, "energy").runs, domain="energy").successful_runs()[-1]
+    assert {o["status"] for o in run["outputs"]} == {"unchanged"}
+    assert {o["table"] for o in run["outputs"]} >= {f"{layer}/{t}" for layer, ts in LAYERS.items() for t in ts}
+    assert {n: model_file(datamart, n).stat().st_mtime_ns for n in stamps} == stamps
+
+
+def test_an_interrupted_gold_build_leaves_every_table_as_it_was(built, monkeypatch):
+    from utils.layers import build_gold_builder
+
+    _, datamart, _, _ = built
+    before = versions(datamart)
+    stage = delta_io.stage_table
+
+    def interrupted(df, path, **options):
+        if Path(path).name == "building_days":  # the last table: the first two are staged already
+            raise KeyboardInterrupt
+        return stage(df, path, **options)
+
+    monkeypatch.setattr(build_gold_builder.delta_io, "stage_table", interrupted)
+    assert build(built[0], datamart, "--layers", "gold", "--full-refresh") == 130
+    assert versions(datamart) == before
+    dm = Datamart(datamart, "energy")
+    for t in GOLD:  # the staged files of the aborted writes are gone too
+        root = dm.table("gold", t)
+        active = {Path(unquote(u.split("://", 1)[-1])).resolve() for u in DeltaTable(str(root)).file_uris()}
+        assert {p.resolve() for p in root.rglob("*.parquet")} == active
+    runs = RunLedger(dm.runs, domain="energy")
+    assert runs.successful_runs()[-1]["outputs"][0]["status"] == "unchanged"  # the last success is still the rerun

@@ -51,6 +51,11 @@ def test_definitions_have_an_asset_per_source_table_and_model_of_every_domain():
         if config.gold is not None:
             assert {f"{domain}/gold/{t}" for t in config.gold.table_names} <= keys
             assert any(k.startswith(f"{domain}/model/") for k in keys)
+        if config.gold_builder is not None:  # energy: the domain's own gold tables, after all its inputs
+            for t in config.gold_builder.table_names:
+                parents = defs.resolve_asset_graph().get(dg.AssetKey([domain, "gold", t])).parent_keys
+                assert {k.to_user_string() for k in parents} == {
+                    f"{domain}/silver/{s}" for s in config.gold_builder.inputs}
         job = defs.resolve_job_def(f"build_{domain}")
         assert job.executor_def.name == "in_process"
         assert job.partitions_def.get_partition_keys()[0].endswith("-01")  # monthly partitions

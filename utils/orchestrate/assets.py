@@ -135,6 +135,10 @@ def _layer_specs(config: DomainConfig, layer: str) -> list[dg.AssetSpec]:
         return [spec(t.name, [asset_key(d, "bronze", t.source)]
                      + [asset_key(d, "silver", r) for r in sorted({r.references[0] for r in t.rules if r.references} - {t.name})],
                      t.description or f"silver/{t.name}") for t in silver_order(config)]
+    if config.gold_builder is not None:  # the domain's own builder: every table reads all its inputs
+        built = config.gold_builder
+        every = [asset_key(d, "silver", t) for t in built.silver_tables]
+        return [spec(n, every, t.description or f"gold/{n}") for n, t in built.outputs.items()]
     gold = config.gold
     every = [asset_key(d, "silver", t) for t in gold.silver_tables]
     out = []
@@ -150,7 +154,8 @@ def layer_asset(config: DomainConfig, layer: str, settings: Settings,
     """The tables of one layer as one multi-asset (None when the domain has none): a run
     of `run_pipeline` with only that layer, the selected tables' sources and the run's
     partitions."""
-    if (layer == "silver" and not config.silver) or (layer == "gold" and config.gold is None):
+    if (layer == "silver" and not config.silver) or (
+            layer == "gold" and config.gold is None and config.gold_builder is None):
         return None
     specs = _layer_specs(config, layer)
     check_specs = silver_check_specs(config) if layer == "silver" else []
