@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "sql":
         return sql_main(argv)
     if command == "train":
+        built = _built_gold_trainer(_option(argv, "--domain"))
+        if built is not None:
+            return built(argv if "--tracking-uri" in argv else [*argv, "--track"])
         if _recommends(_option(argv, "--domain")):
             from utils.ml import recommend
 
@@ -232,6 +235,30 @@ def _option(argv: list[str], name: str) -> str | None:
         if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return None
+
+
+def _built_gold_trainer(domain: str | None):
+    """The `main(argv)` of utils/domains/<domain>/train.py for a domain with its own gold
+    builder (gold.builder in its YAML; e.g. energy's forecast), else None. A builder
+    domain without such a module has no model: a clear error, not a stack trace."""
+    if domain is None or domain not in available_domains():
+        return None
+    config = load_config(domain)
+    if config.gold_builder is None:
+        return None
+    try:
+        module = importlib.import_module(f"utils.domains.{domain}.train")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"utils.domains.{domain}.train":
+            raise
+
+        def no_model(argv: list[str]) -> int:
+            _consoles()[1].print(f"error: {domain} has no model to train (its gold is built by "
+                                 f"{config.gold_builder.builder}, without a utils/domains/{domain}/train.py)")
+            return 1
+
+        return no_model
+    return module.main
 
 
 def _recommends(domain: str | None) -> bool:
