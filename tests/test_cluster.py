@@ -5,11 +5,19 @@ The loan_default domain (the shipped sample data, the fastest full build) is bui
 (tests/spark_servers.py), and every table it wrote is compared with the local build
 of the same data, apart from lineage columns (run ids, ingestion and check times, the
 landed file's timestamped path). One more build loses a worker half-way.
+
+Opt-in (minutes per domain and mode, too long for CI): every other domain of conf/ is
+built from its tests' small sample locally, on the standalone cluster and through
+Connect, and each cluster build must equal the local one (its tables, the JSON results
+next to its models, its online store):
+
+    LAKEHOUSE_CLUSTER_ALL_DOMAINS=1 pytest tests/test_cluster.py -k every_other -s
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import shutil
 import subprocess
@@ -55,35 +63,35 @@ def jvm_only_uses(source: str) -> list[str]:
     return sorted(found, key=lambda use: int(use.split(":")[0]))
 
 
-def domain_tables(datamart: Path) -> list[str]:
-    """The Delta tables the build of DOMAIN wrote, relative to the datamart."""
+def domain_tables(datamart: Path, domain: str = DOMAIN) -> list[str]:
+    """The Delta tables the build of `domain` wrote, relative to the datamart."""
     tables = [p.parent.relative_to(datamart).as_posix() for layer in ("bronze", "silver", "gold")
-              for p in (datamart / layer / DOMAIN).glob("*/_delta_log")]
+              for p in (datamart / layer / domain).rglob("_delta_log")]
     return sorted(tables) + [t for t in META_RESULTS if (datamart / t / "_delta_log").is_dir()]
 
 
-def table_content(path: Path, domain_only: bool) -> tuple[list[str], list[tuple]]:
+def table_content(path: Path, domain_only: bool, domain: str = DOMAIN) -> tuple[list[str], list[tuple]]:
     """(the columns, the sorted rows) of a Delta table's current version, lineage left out."""
     from deltalake import DeltaTable
 
     frame = DeltaTable(str(path)).to_pandas()
     if domain_only and "domain" in frame.columns:
-        frame = frame[frame["domain"] == DOMAIN]
+        frame = frame[frame["domain"] == domain]
     columns = sorted(c for c in frame.columns if c not in LINEAGE)
     rows = sorted(tuple(repr(v) for v in row) for row in frame[columns].itertuples(index=False))
     return columns, rows
 
 
-def differences(expected: Path, actual: Path) -> list[str]:
+def differences(expected: Path, actual: Path, domain: str = DOMAIN) -> list[str]:
     """How the tables of `actual` differ from those of `expected` (empty: the same)."""
     problems = []
-    want, have = domain_tables(expected), domain_tables(actual)
+    want, have = domain_tables(expected, domain), domain_tables(actual, domain)
     if want != have:
         problems.append(f"tables {sorted(set(want) ^ set(have))} are in only one datamart")
     for table in sorted(set(want) & set(have)):
         meta = table.startswith("_meta")
-        cols_e, rows_e = table_content(expected / table, meta)
-        cols_a, rows_a = table_content(actual / table, meta)
+        cols_e, rows_e = table_content(expected / table, meta, domain)
+        cols_a, rows_a = table_content(actual / table, meta, domain)
         if cols_e != cols_a:
             problems.append(f"{table}: columns {cols_a} != {cols_e}")
         elif rows_e != rows_a:
@@ -101,9 +109,10 @@ def new_datamart(tmp_path: Path, reference: Path) -> Path:
     return datamart
 
 
-def build_command(datamart: Path, *spark: str) -> list[str]:
-    return [sys.executable, str(PROJECT_ROOT / "main.py"), "--domain", DOMAIN, "--data-root", str(PROJECT_ROOT / "data"),
-            "--datamart", str(datamart), "--log-level", "WARNING", *spark]
+def build_command(datamart: Path, *spark: str, domain: str = DOMAIN, data_root: Path | None = None) -> list[str]:
+    return [sys.executable, str(PROJECT_ROOT / "main.py"), "--domain", domain,
+            "--data-root", str(data_root or PROJECT_ROOT / "data"), "--datamart", str(datamart), "--log-level", "WARNING",
+            *spark]
 
 
 def build_env(**extra: str) -> dict[str, str]:
@@ -115,10 +124,11 @@ def build_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def build(datamart: Path, *spark: str, **env: str) -> tuple[subprocess.CompletedProcess, float]:
+def build(datamart: Path, *spark: str, domain: str = DOMAIN, data_root: Path | None = None,
+          **env: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    done = subprocess.run(build_command(datamart, *spark), env=build_env(**env), capture_output=True, text=True,
-                          timeout=BUILD_TIMEOUT, cwd=datamart.parent)
+    done = subprocess.run(build_command(datamart, *spark, domain=domain, data_root=data_root), env=build_env(**env),
+                          capture_output=True, text=True, timeout=BUILD_TIMEOUT, cwd=datamart.parent)
     return done, time.monotonic() - started
 
 
@@ -249,3 +259,145 @@ def test_killing_a_worker_mid_build_ends_with_correct_tables_or_a_clear_failure(
         for table in domain_tables(datamart):
             assert table_content(datamart / table, True) == table_content(sample_datamart / table, True), table
     print(f"after a worker was killed: exit {proc.returncode} {error_line(err)}")
+
+
+# ------------------------------------------------------------------ every other domain (opt-in)
+
+#: Opt-in: the builds below take minutes per domain and mode, too long for the CI suite.
+ALL_DOMAINS_ENV = "LAKEHOUSE_CLUSTER_ALL_DOMAINS"
+#: The domains of conf/ other than DOMAIN (proven above in every run of the suite).
+OTHER_DOMAINS = sorted(p.stem for p in (PROJECT_ROOT / "conf").glob("*.yaml") if p.stem != DOMAIN)
+#: What says when or how long, not what a model scored.
+TIMING_KEYS = {"trained_at", "fit_seconds", "recommend_seconds", "mlflow"}
+
+all_domains_opt_in = pytest.mark.skipif(
+    os.environ.get(ALL_DOMAINS_ENV) != "1",
+    reason=f"builds every other domain three times (minutes each); opt in with {ALL_DOMAINS_ENV}=1")
+
+
+def small_sample(domain: str, data: Path) -> list[str]:
+    """Generate the small sample the domain's own tests build into `data`; the build's
+    extra arguments for it."""
+    import datetime as date_time
+
+    if domain == "churn":
+        from utils.domains.churn import synthetic
+
+        synthetic.generate(data, 400, 11, start=date_time.date(2024, 1, 1), months=8)
+        return []
+    if domain == "recommendation":
+        from conftest import RECO_REPLAY_CUT, RECO_SAMPLE
+        from utils.domains.recommendation import synthetic
+
+        synthetic.generate(data, RECO_SAMPLE["users"], RECO_SAMPLE["seed"], start=date_time.date(2024, 1, 1),
+                           months=RECO_SAMPLE["months"])
+        return ["--set", f"gold.leakage.replay_cut={RECO_REPLAY_CUT}"]
+    if domain == "energy":
+        from utils.domains.energy import synthetic
+
+        synthetic.generate(data, 5, 3, start=date_time.date(2024, 9, 1), months=2)
+        return []
+    from utils.cli import sample_maker
+
+    maker = sample_maker(domain)
+    if maker is None:
+        pytest.skip(f"{domain} has no sample generator; build it on a cluster from its own data")
+    maker(data)
+    return []
+
+
+def _without_timing(value):
+    if isinstance(value, dict):
+        return {k: _without_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [_without_timing(v) for v in value]
+    return value
+
+
+def _leaves(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        return {k: v for key, sub in value.items() for k, v in _leaves(sub, f"{prefix}/{key}").items()}
+    return {prefix: value}
+
+
+def model_differences(expected: Path, actual: Path, domain: str) -> list[str]:
+    """How the results the build wrote as JSON next to its models differ (the latest of
+    each in <datamart>/_models/<domain>/: the recommenders' evaluation.json, energy's
+    exploitation, forecast and profiles), timings and run ids left out (empty: the same)."""
+    import json
+
+    folders = [d / "_models" / domain for d in (expected, actual)]
+    names = [sorted(p.name for p in f.glob("*.json")) for f in folders]
+    if names[0] != names[1]:
+        return [f"model results {sorted(set(names[0]) ^ set(names[1]))} are in only one datamart"]
+    problems = []
+    for name in names[0]:
+        want, have = (_leaves(_without_timing(json.loads((f / name).read_text()))) for f in folders)
+        problems += [f"{name}{key}: {have.get(key)!r} != {want.get(key)!r}"
+                     for key in sorted(set(want) | set(have)) if want.get(key) != have.get(key)]
+    return problems
+
+
+def online_differences(expected: Path, actual: Path) -> list[str]:
+    """How the online store the build materialised (<datamart>/_online/online.db, SQLite)
+    differs, the materialisation time left out (empty: the same)."""
+    import sqlite3
+
+    stores = [d / "_online" / "online.db" for d in (expected, actual)]
+    if not any(s.is_file() for s in stores):
+        return []
+    if not all(s.is_file() for s in stores):
+        return [f"the online store is in only one datamart: {[str(s) for s in stores if s.is_file()]}"]
+    contents = []
+    for store in stores:
+        with contextlib.closing(sqlite3.connect(store)) as db:
+            tables = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            content = {}
+            for name in tables:
+                columns = [c[1] for c in db.execute(f'PRAGMA table_info("{name}")') if c[1] != "materialized_at"]
+                content[name] = sorted(db.execute(f'SELECT {", ".join(columns)} FROM "{name}"').fetchall(), key=repr)
+            contents.append(content)
+    want, have = contents
+    return [f"online store {name}: {len(have.get(name, []))} rows != {len(want.get(name, []))}"
+            for name in sorted(set(want) | set(have)) if want.get(name) != have.get(name)]
+
+
+@pytest.fixture(scope="module", params=OTHER_DOMAINS)
+def local_reference(request, tmp_path_factory) -> dict:
+    """A domain's small sample and its local build (`--master local[2]`, a subprocess like
+    the cluster builds): {domain, data, extra (build arguments), datamart, seconds}."""
+    domain = request.param
+    root = tmp_path_factory.mktemp(f"{domain}_local")
+    data = root / "data"
+    extra = small_sample(domain, data)
+    datamart = root / "dm"
+    done, seconds = build(datamart, "--master", "local[2]", *extra, domain=domain, data_root=data)
+    assert done.returncode == 0, _why(done)
+    print(f"\n{domain} local build (local[2]): {seconds:.1f} s")
+    return {"domain": domain, "data": data, "extra": extra, "datamart": datamart, "seconds": seconds}
+
+
+@all_domains_opt_in
+@pytest.mark.parametrize("mode", ["standalone", "connect"])
+def test_every_other_domain_builds_on_a_cluster_and_through_connect_as_it_does_locally(
+        mode, local_reference, standalone, connect_server, tmp_path):
+    domain, reference = local_reference["domain"], local_reference["datamart"]
+    datamart = new_datamart(tmp_path, reference)
+    if mode == "standalone":
+        apps_before = len(cluster.master_status(standalone.master)["completedapps"])
+        spark = ("--master", standalone.url)
+    else:
+        spark = ("--remote", connect_server.url)
+    done, seconds = build(datamart, *spark, *local_reference["extra"], domain=domain, data_root=local_reference["data"])
+    assert done.returncode == 0, _why(done)
+    if mode == "standalone":  # it really ran on this cluster
+        assert len(cluster.master_status(standalone.master)["completedapps"]) > apps_before
+    else:
+        assert "connecting to Spark Connect" in "".join(p.read_text() for p in (datamart / "_meta" / "logs").glob("*.log"))
+    tables = domain_tables(reference, domain)
+    assert len(tables) > len(META_RESULTS), tables  # the domain's bronze, silver and gold are there
+    assert differences(reference, datamart, domain) == []
+    assert model_differences(reference, datamart, domain) == []
+    assert online_differences(reference, datamart) == []
+    print(f"\n{domain} {mode} build: {seconds:.1f} s (local {local_reference['seconds']:.1f} s); "
+          f"{len(tables)} tables equal")
