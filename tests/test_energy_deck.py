@@ -171,3 +171,15 @@ def test_energy_notebook_runs_on_the_exploitation_zone_and_draws_its_figures(nam
     code, figures = run_notebook("energy", name, env, tmp_path, monkeypatch)
     assert all(c.execution_count is not None for c in code)
     assert figures >= NOTEBOOK_FIGURES[name]
+
+
+def test_build_commands_stop_at_silver_only_when_the_configuration_has_no_gold(tmp_path, monkeypatch):
+    (tmp_path / "data" / "_truth").mkdir(parents=True)
+    (tmp_path / "data" / "_truth" / "device_building.csv").write_text("device_id,building_id\n", encoding="utf-8")
+    monkeypatch.setattr(ex, "config_builds_gold", lambda: True)
+    build, exploit = ex.build_commands(tmp_path / "dm", tmp_path / "data")
+    assert build[:2] == ["--domain", "energy"] and "--layers" not in build
+    assert exploit[-2:] == ["--truth", str(tmp_path / "data" / "_truth" / "device_building.csv")]
+    monkeypatch.setattr(ex, "config_builds_gold", lambda: False)
+    build, _ = ex.build_commands(tmp_path / "dm", tmp_path / "data")
+    assert build[-2:] == ["--layers", "bronze,silver"]

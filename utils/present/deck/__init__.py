@@ -28,6 +28,11 @@ Two halves, so the numbers can be tested without drawing anything:
   (``headline_*``) states its takeaway. A path on a slide is relative to the project or
   only its folder name (:func:`portable_path`), never absolute.
 
+The energy domain has no label store: ``python -m utils.present.deck --domain energy``
+draws its own eight slides (``energy_facts`` gathers :class:`EnergyFacts`,
+``slides_energy`` draws them) and, with ``--companion``, the design document of at most
+five A4 pages (``companion``), on the same style, slide helpers and footer.
+
 No Spark, no network, no pyplot (so no global backend is switched). May import
 :mod:`utils.lake`. Every name of the former single module is importable from here.
 """

@@ -18,7 +18,10 @@ Modules, by idea: ``datamart`` (build it when missing), ``coverage`` (rows per s
 month), ``columns`` (missing and invalid values, samples, correlation), ``quality`` (the
 quality `_meta` tables, quarantine and accounting), ``model`` (the sanity classifier and
 the leakage guards), ``reco`` (user x item interactions, the long tail, a graded label
-store and the recommenders' evaluation), ``charts`` (the chart kit they share). Every
+store and the recommenders' evaluation), ``charts`` (the chart kit they share). The energy
+notebooks use ``energy`` (imported as a module, ``from utils.present.explore import energy``:
+build the domain when its exploitation zone is missing, read that zone, the two analysis
+pipelines' tables and charts). Every
 name the notebooks use is importable from here (``from utils.present import explore;
 explore.rule_summary(...)``).
 """
