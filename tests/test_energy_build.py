@@ -182,3 +182,21 @@ def test_an_interrupted_gold_build_leaves_every_table_as_it_was(built, monkeypat
         assert {p.resolve() for p in root.rglob("*.parquet")} == active
     runs = RunLedger(dm.runs, domain="energy")
     assert runs.successful_runs()[-1]["outputs"][0]["status"] == "unchanged"  # the last success is still the rerun
+
+
+def test_train_tracks_the_forecast_in_mlflow_with_its_baseline_and_names_a_champion(built):
+    from mlflow.tracking import MlflowClient
+
+    datamart = built[1]
+    assert main(["train", "--domain", "energy", "--datamart", str(datamart)]) == 0
+    uri = f"sqlite:///{datamart.resolve() / '_mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias("energy_next_day_kwh", "champion")
+    run = client.get_run(champion.run_id)
+    assert {f"{who}.test_{m}" for who in ("model", "baseline") for m in ("mae", "rmse", "mape")} <= set(run.data.metrics)
+    assert run.data.params["cut"] and run.data.tags["delta.building_days.version"] == "0"
+    artefacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"metrics.json", "forecast_temperature.png", "predicted_vs_actual.png"} <= artefacts
+    from mlflow.models import get_model_info
+
+    assert get_model_info(f"models:/energy_next_day_kwh/{champion.version}").signature is not None
