@@ -214,7 +214,8 @@ def plot_errors(metrics: dict) -> Figure:
 
 def plot_temperature_dependence(model, rows: pd.DataFrame) -> Figure:
     """Partial dependence of the predicted next-day kWh on the temperature (the model
-    averaged over the rows with only the temperature changed)."""
+    averaged over the rows with only the temperature changed; for gradient boosting the
+    recursion method gives it up to a constant, so the curve's shape and drop are what count)."""
     from sklearn.inspection import PartialDependenceDisplay
 
     from utils.domains.energy.forecast import design
@@ -224,7 +225,7 @@ def plot_temperature_dependence(model, rows: pd.DataFrame) -> Figure:
     PartialDependenceDisplay.from_estimator(model, design(rows), ["temperature_c"], ax=ax)
     ax = fig.axes[-1]
     ax.set_xlabel("mean temperature (°C)")
-    ax.set_ylabel("predicted kWh per day")
+    ax.set_ylabel("effect on predicted kWh per day")
     fig.suptitle("Partial dependence of next-day heat use on the temperature")
     return fig
 
