@@ -344,8 +344,9 @@ class GoldModel(_Model):
                           "rebuilt only when one of them changed).")
     outputs: dict[str, BuiltTableModel] = Field(None, description="With builder: the gold tables it returns, in the "
                                                 "order they are committed.")
-    evaluate: Text = Field(None, description="With builder: package.module:function run after a build that wrote "
-                           "gold (spark, datamart, config, data root) -> report, e.g. the domain's analyses.")
+    evaluate: Text = Field(None, description="With builder: package.module:function run after every build with "
+                           "layer gold, called (get_spark, datamart, config, data_root, force=whether the run wrote "
+                           "gold); it decides what to rerun, e.g. the domain's analyses.")
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldModel:
