@@ -61,12 +61,14 @@ def build_command(args, datamart: Path, spark: list[str]) -> list[str]:
     return cmd
 
 
-def timed_build(args, mode: str, spark: list[str], rep: int) -> float:
-    """Seconds of one build into an empty datamart; a failed build stops the invocation."""
+def timed_build(args, mode: str, spark: list[str], rep: int) -> tuple[float, float]:
+    """(seconds, the machine's 1-minute load average as it started) of one build into an
+    empty datamart; a failed build stops the invocation."""
     datamart = args.work / f"dm-{mode}-{rep}"
     shutil.rmtree(datamart, ignore_errors=True)
     log = args.work / f"build-{mode}-{rep}.log"
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    load = round(os.getloadavg()[0], 1)
     started = time.monotonic()
     with log.open("w") as out:
         done = subprocess.run(build_command(args, datamart, spark), env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -75,8 +77,8 @@ def timed_build(args, mode: str, spark: list[str], rep: int) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{mode} build failed (exit {done.returncode}); see {log}:\n"
                          + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
-    logger.info("%s build %d: %.1f s", mode, rep + 1, seconds)
-    return seconds
+    logger.info("%s build %d: %.1f s (load average %.1f at its start)", mode, rep + 1, seconds, load)
+    return seconds, load
 
 
 def summary(values: list[float]) -> dict:
@@ -97,6 +99,11 @@ def markdown(result: dict) -> str:
     if "load_average_1m" in result:
         load = result["load_average_1m"]
         lines += [f"Load average (1 min) of the machine: {load['start']} at the start, {load['end']} at the end.", ""]
+    if "runs_load_1m" in result:
+        lines += ["Each build's seconds (load average at its start), in the order run: "
+                  + "; ".join(f"{mode} " + ", ".join(f"{s} ({la})" for s, la in zip(result["runs_s"][mode],
+                                                                                    result["runs_load_1m"][mode]))
+                              for mode in MODES) + ".", ""]
     return "\n".join(lines)
 
 
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     servers: list[cluster.SparkServer] = []
     times: dict[str, list[float]] = {m: [] for m in MODES}
+    loads: dict[str, list[float]] = {m: [] for m in MODES}
     load_start = round(os.getloadavg()[0], 1)
     try:
         started = time.monotonic()
@@ -122,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                  "connect": ["--remote", connect.url]}
         for rep in range(args.repeat):
             for mode in MODES:
-                times[mode].append(timed_build(args, mode, spark[mode], rep))
+                seconds, load = timed_build(args, mode, spark[mode], rep)
+                times[mode].append(seconds)
+                loads[mode].append(load)
     finally:
         for server in reversed(servers):
             server.stop()
@@ -141,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup_s": {"standalone": round(standalone_s, 1), "connect": round(connect_s, 1)},
         "builds": {m: summary(v) for m, v in times.items()},
         "runs_s": {m: [round(x, 1) for x in v] for m, v in times.items()},
+        "runs_load_1m": loads,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cluster.json").write_text(json.dumps(result, indent=2) + "\n")
