@@ -200,3 +200,97 @@ def test_train_tracks_the_forecast_in_mlflow_with_its_baseline_and_names_a_champ
     from mlflow.models import get_model_info
 
     assert get_model_info(f"models:/energy_next_day_kwh/{champion.version}").signature is not None
+
+
+# The tests below change the built datamart (an analysis file, gold versions, the builder): they run last.
+
+ANALYSES = ("exploitation.json", "forecast.json", "profiles.json")
+
+
+def analysis_stamps(datamart: Path) -> dict[str, int]:
+    return {n: model_file(datamart, n).stat().st_mtime_ns for n in ANALYSES}
+
+
+def recorded(datamart: Path, name: str) -> dict:
+    return json.loads(model_file(datamart, name).read_text(encoding="utf-8"))["gold_versions"]
+
+
+def gold_versions(datamart: Path) -> dict[str, int | None]:
+    return {t: v for t, v in ((k.split("/", 1)[1], v) for k, v in versions(datamart).items()
+                              if k.startswith("gold/"))}
+
+
+def test_a_missing_or_unreadable_analysis_is_recomputed_by_the_next_build_and_only_it(built):
+    data, datamart, _, _ = built
+    before, stamps = versions(datamart), analysis_stamps(datamart)
+    assert all(recorded(datamart, n) == gold_versions(datamart) for n in ANALYSES)
+    model_file(datamart, "forecast.json").unlink()
+    model_file(datamart, "profiles.json").write_text('{"k": 3, "silh', encoding="utf-8")  # cut short by a crash
+    assert build(data, datamart) == 0
+    assert versions(datamart) == before  # no table written
+    after = analysis_stamps(datamart)
+    assert after["exploitation.json"] == stamps["exploitation.json"]
+    assert after["profiles.json"] != stamps["profiles.json"]
+    for name in ("forecast.json", "profiles.json"):
+        assert recorded(datamart, name) == gold_versions(datamart)
+    assert json.loads(model_file(datamart, "profiles.json").read_text(encoding="utf-8"))["k"] >= 2
+    assert not list(model_file(datamart, "x").parent.glob(".*.tmp"))  # no temporary file left
+
+
+def test_gold_written_outside_main_makes_the_next_build_recompute_every_analysis(built):
+    # the gold run alone, as python -m utils.domains.energy.exploitation runs it (forced here: inputs unchanged)
+    from utils.lake.config import load_config
+    from utils.lake.spark import get_spark
+    from utils.layers import pipeline
+
+    data, datamart, _, _ = built
+    options = pipeline.RunOptions(data_root=data, datamart=datamart, layers=("gold",), full_refresh=True)
+    pipeline.run_pipeline(load_config("energy"), options, get_spark)
+    bumped, stamps = versions(datamart), analysis_stamps(datamart)
+    assert all(recorded(datamart, n) != gold_versions(datamart) for n in ANALYSES)
+    assert build(data, datamart) == 0
+    assert versions(datamart) == bumped  # gold unchanged since that run: not rebuilt, only the analyses rerun
+    run = RunLedger(Datamart(datamart, "energy").runs, domain="energy").successful_runs()[-1]
+    assert {o["status"] for o in run["outputs"]} == {"unchanged"}
+    after = analysis_stamps(datamart)
+    assert all(after[n] != stamps[n] for n in ANALYSES)
+    assert all(recorded(datamart, n) == gold_versions(datamart) for n in ANALYSES)
+    assert build(data, datamart) == 0  # untouched: nothing recomputed
+    assert analysis_stamps(datamart) == after and versions(datamart) == bumped
+
+
+def test_a_change_of_the_builders_code_rebuilds_gold_and_an_untouched_rerun_skips_it(built, tmp_path, monkeypatch):
+    import yaml
+
+    from utils.lake.config import CONF_DIR
+
+    data, datamart, _, _ = built
+    monkeypatch.syspath_prepend(str(tmp_path))
+    package = tmp_path / "energy_probe_builder"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    source = "from utils.domains.energy.exploitation import build_gold_tables  # noqa: F401\n"
+    (package / "build.py").write_text(source, encoding="utf-8")
+    raw = yaml.safe_load((CONF_DIR / "energy.yaml").read_text(encoding="utf-8"))
+    raw["gold"]["builder"] = "energy_probe_builder.build:build_gold_tables"
+    del raw["gold"]["evaluate"]
+    config = tmp_path / "energy.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    ledger = RunLedger(Datamart(datamart, "energy").runs, domain="energy")
+
+    def gold_run() -> dict[str, int | None]:
+        assert build(data, datamart, "--config", str(config), "--layers", "gold") == 0
+        return {o["table"]: o["status"] for o in ledger.successful_runs()[-1]["outputs"]}
+
+    start = versions(datamart)
+    assert set(gold_run().values()) == {"written"}  # another builder: built
+    first = versions(datamart)
+    assert all(first[f"gold/{t}"] == start[f"gold/{t}"] + 1 for t in GOLD)
+    assert set(gold_run().values()) == {"unchanged"} and versions(datamart) == first  # untouched: skipped
+    (package / "build.py").write_text(source + "MATCH_WEIGHT = 0.7  # a change of the builder's code\n",
+                                      encoding="utf-8")
+    assert set(gold_run().values()) == {"written"}
+    second = versions(datamart)
+    assert all(second[f"gold/{t}"] == first[f"gold/{t}"] + 1 for t in GOLD)
+    assert {k: v for k, v in second.items() if not k.startswith("gold/")} == \
+        {k: v for k, v in first.items() if not k.startswith("gold/")}

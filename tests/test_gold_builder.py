@@ -89,3 +89,47 @@ def test_a_builder_that_cannot_be_imported_fails_with_the_yaml_key():
 
     with pytest.raises(PipelineError, match="gold.builder: cannot load utils.domains.energy.nowhere:build"):
         resolve_function("utils.domains.energy.nowhere:build", "conf/energy.yaml: gold.builder")
+
+
+def make_package(root, name: str) -> None:
+    """A builder package `name` under `root`: its module re-exports the energy builder."""
+    (root / name / "helpers").mkdir(parents=True)
+    (root / name / "__init__.py").write_text("", encoding="utf-8")
+    (root / name / "helpers" / "__init__.py").write_text("WEIGHT = 1.0\n", encoding="utf-8")
+    (root / name / "build.py").write_text(
+        "from utils.domains.energy.exploitation import build_gold_tables  # noqa: F401\n", encoding="utf-8")
+
+
+def test_the_builders_fingerprint_covers_its_package_sources_and_not_the_config_hash(tmp_path, monkeypatch):
+    from utils.lake.gold_spec import source_files, source_hash
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    make_package(tmp_path, "probe_builder_pkg")
+    raw = energy_raw()
+    raw["gold"]["builder"] = "probe_builder_pkg.build:build_gold_tables"
+    config = load(tmp_path, raw)
+    folder, files = source_files(config.gold_builder.builder)
+    assert [p.relative_to(folder).as_posix() for p in files] == ["__init__.py", "build.py", "helpers/__init__.py"]
+    before, config_hash, yaml_fp = (config.gold_builder.code_fingerprint(), config.config_hash,
+                                    config.gold_builder.fingerprint())
+    assert source_hash(config.gold_builder.builder) == before  # stable
+    (tmp_path / "probe_builder_pkg" / "helpers" / "__init__.py").write_text("WEIGHT = 2.0\n", encoding="utf-8")
+    assert config.gold_builder.code_fingerprint() != before  # a subpackage's file counts too
+    reloaded = load(tmp_path, raw)
+    assert (reloaded.config_hash, reloaded.gold_builder.fingerprint()) == (config_hash, yaml_fp)
+
+
+def test_a_builder_whose_module_cannot_be_found_is_a_value_error():
+    from utils.lake.gold_spec import source_hash
+
+    with pytest.raises(ValueError, match="utils.domains.nowhere.build:f"):
+        source_hash("utils.domains.nowhere.build:f")
+
+
+def test_the_generic_gold_fingerprints_do_not_read_code():
+    # only builder domains hash code: the feature-store domains keep their YAML-only fingerprints
+    from utils.lake.gold_spec import stable_hash
+
+    for domain in ("churn", "loan_default"):
+        config = load_config(domain)
+        assert config.gold_builder is None and config.gold.fingerprint() == stable_hash(config.gold.raw)

@@ -403,8 +403,9 @@ def _evaluate_recommenders(config, options, record, spark) -> None:
 
 
 def _evaluate_built_gold(config, options, record, spark) -> None:
-    """After a build that wrote the gold of a domain with its own builder (or left its
-    evaluation incomplete), the domain's gold.evaluate runs, e.g. the energy analyses."""
+    """After a build of the gold of a domain with its own builder, the domain's
+    gold.evaluate runs, e.g. the energy analyses: forced when the build wrote gold, else
+    it recomputes only what is missing or older than the gold tables (it decides)."""
     spec = config.gold_builder
     if spec is None or spec.evaluate is None or "gold" not in options.layers:
         return

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from utils.lake.config_gold import GoldModel, LeakageModel
@@ -173,7 +175,13 @@ class GoldBuilderSpec:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
+        """Hash of the YAML gold section (what config_hash sees; the code is not in it)."""
         return stable_hash(self.raw)
+
+    def code_fingerprint(self) -> str:
+        """Hash of the builder's source files (:func:`source_hash`), so that a change of
+        its code (weights, thresholds, a fix) rebuilds its tables."""
+        return source_hash(self.builder)
 
     @property
     def table_names(self) -> tuple[str, ...]:
@@ -182,6 +190,38 @@ class GoldBuilderSpec:
     @property
     def silver_tables(self) -> list[str]:
         return sorted(self.inputs)
+
+
+def source_files(ref: str) -> tuple[Path, list[Path]]:
+    """(folder, files): the *.py files under the package directory of the module of
+    ``package.module:function`` (every subpackage too), sorted by path relative to it;
+    only the module's own file when it is a top-level module. ValueError when the
+    module cannot be found."""
+    module = ref.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"cannot find the module of {ref}: {exc}") from exc
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise ValueError(f"cannot find the source of {ref}")
+    origin = Path(spec.origin).resolve()
+    if spec.submodule_search_locations is None and "." not in module:
+        return origin.parent, [origin]
+    folder = origin.parent
+    files = [p for p in folder.rglob("*.py") if "__pycache__" not in p.relative_to(folder).parts]
+    return folder, sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def source_hash(ref: str) -> str:
+    """16 hex digits of the SHA-256 over the builder package's source files
+    (:func:`source_files`): each file's relative path and bytes, in path order."""
+    folder, files = source_files(ref)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        data = path.read_bytes()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()[:16]
 
 
 def gold_builder_spec(doc: GoldModel, raw: dict[str, Any]) -> GoldBuilderSpec:

@@ -33,10 +33,12 @@ def resolve_function(ref: str, where: str) -> Callable:
 
 
 def builder_fingerprint(build: Build, silver_fingerprints: dict[str, str], staged: set[str]) -> str:
-    """Hash of what the builder's tables are made of: the gold section and the identity
-    of every silver input (this run's fingerprint, else the committed table's). Raises
-    when an input does not exist. The run's --start/--end are not part of it: the tables
-    are always built whole, from every silver partition."""
+    """Hash of what the builder's tables are made of: the gold section, the builder's
+    source files (every *.py of its package, so that a change of its code rebuilds the
+    tables) and the identity of every silver input (this run's fingerprint, else the
+    committed table's). Raises when an input does not exist or the builder's module
+    cannot be found. The run's --start/--end are not part of it: the tables are always
+    built whole, from every silver partition."""
     spec, datamart = build.config.gold_builder, build.datamart
     identities = {}
     for t in spec.inputs:
@@ -44,7 +46,11 @@ def builder_fingerprint(build: Build, silver_fingerprints: dict[str, str], stage
         if t not in staged and not delta_io.table_exists(path):
             raise PipelineError(f"gold: silver/{t} does not exist yet; build --layers silver first")
         identities[t] = silver_fingerprints.get(f"silver/{t}") or committed_identity(build.ledger, f"silver/{t}", path)
-    return fingerprint("gold", spec.fingerprint(), identities)
+    try:
+        code = spec.code_fingerprint()
+    except (OSError, ValueError) as exc:
+        raise PipelineError(f"{build.config.file}: gold.builder: {exc}") from exc
+    return fingerprint("gold", spec.fingerprint(), identities, code)
 
 
 def build_builder_gold(
@@ -54,8 +60,10 @@ def build_builder_gold(
 ) -> list[PendingWrite]:
     """Stage every table of ``gold.outputs`` as the domain's builder makes it from the
     silver inputs (staged views of this run, else the committed tables), each replacing
-    its table whole; [] when every output was built from the same inputs and nobody
-    wrote it since (recorded as unchanged)."""
+    its table whole; [] when every output was built from the same inputs and code and
+    nobody wrote it since (recorded as unchanged). The frames the builder returns may be
+    persisted (a table that feeds another): they are unpersisted once staged, or when
+    staging fails."""
     spec, options, progress = build.config.gold_builder, build.options, build.progress
     fp = builder_fingerprint(build, silver_fingerprints, set(silver_views))
     paths = {n: build.datamart.table("gold", n) for n in spec.outputs}
@@ -74,6 +82,7 @@ def build_builder_gold(
     progress.start(len(paths), "gold")
     began = time.perf_counter()
     staged: dict[str, delta_io.StagedWrite] = {}
+    frames: dict = {}
     try:
         silver = {t: (silver_views.get(t) or delta_io.view(build.datamart.table("silver", t))).read(spark)
                   for t in spec.inputs}
@@ -93,6 +102,9 @@ def build_builder_gold(
         raise
     finally:
         progress.stop()
+        for df in frames.values():  # the builder may persist what it returns: released once staged
+            if hasattr(df, "unpersist"):
+                df.unpersist()
     return _pending(staged, paths, fp, time.perf_counter() - began)
 
 
