@@ -173,13 +173,36 @@ def test_energy_notebook_runs_on_the_exploitation_zone_and_draws_its_figures(nam
     assert figures >= NOTEBOOK_FIGURES[name]
 
 
-def test_build_commands_stop_at_silver_only_when_the_configuration_has_no_gold(tmp_path, monkeypatch):
+def test_the_real_configuration_builds_gold_and_the_build_commands_do_not_stop_at_silver(tmp_path):
+    # conf/energy.yaml declares gold.builder (no generic gold section): main.py builds the zone and its analyses
+    assert ex.config_path() == PROJECT_ROOT / "conf" / "energy.yaml"
+    assert ex.config_builds_gold() is True
     (tmp_path / "data" / "_truth").mkdir(parents=True)
     (tmp_path / "data" / "_truth" / "device_building.csv").write_text("device_id,building_id\n", encoding="utf-8")
-    monkeypatch.setattr(ex, "config_builds_gold", lambda: True)
     build, exploit = ex.build_commands(tmp_path / "dm", tmp_path / "data")
-    assert build[:2] == ["--domain", "energy"] and "--layers" not in build
+    assert build == ["--domain", "energy", "--data-root", str(tmp_path / "data"), "--datamart", str(tmp_path / "dm"),
+                     "--master", "local[2]"]
     assert exploit[-2:] == ["--truth", str(tmp_path / "data" / "_truth" / "device_building.csv")]
-    monkeypatch.setattr(ex, "config_builds_gold", lambda: False)
+
+
+def test_build_commands_stop_at_silver_when_the_configuration_has_no_gold(tmp_path, monkeypatch):
+    import yaml
+
+    raw = yaml.safe_load((PROJECT_ROOT / "conf" / "energy.yaml").read_text(encoding="utf-8"))
+    del raw["gold"]
+    silver_only = tmp_path / "energy.yaml"
+    silver_only.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setattr(ex, "CONF", silver_only)
+    assert ex.config_builds_gold() is False
     build, _ = ex.build_commands(tmp_path / "dm", tmp_path / "data")
     assert build[-2:] == ["--layers", "bronze,silver"]
+
+
+def test_a_configuration_that_does_not_load_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    from utils.lake.config import ConfigError
+
+    broken = tmp_path / "energy.yaml"
+    broken.write_text("gold: [\n", encoding="utf-8")
+    monkeypatch.setattr(ex, "CONF", broken)
+    with pytest.raises(ConfigError, match=re.escape(str(broken))):
+        ex.config_builds_gold()

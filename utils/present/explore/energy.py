@@ -5,10 +5,10 @@ of the two analysis pipelines of :mod:`utils.domains.energy.forecast` and
 :mod:`utils.domains.energy.profiles`.
 
 The build goes through the public command lines: ``python main.py --domain energy``
-(with ``conf/energy.yaml``; with the draft ``utils/domains/energy/energy.yaml`` only
-bronze and silver) and, when the build left no exploitation zone,
-``python -m utils.domains.energy.exploitation``. Charts are Figures not registered with
-pyplot, as in the rest of this package.
+(``conf/energy.yaml``: bronze, silver, the exploitation zone by its ``gold.builder``
+and the analyses of its ``gold.evaluate``) and, only when the build left no
+exploitation zone, ``python -m utils.domains.energy.exploitation``. Charts are Figures
+not registered with pyplot, as in the rest of this package.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 DOMAIN = "energy"
 EXPLOITATION = ("building_matches", "device_days", "building_days")
 CONF = PROJECT_ROOT / "conf" / "energy.yaml"
-DRAFT = PROJECT_ROOT / "utils" / "domains" / "energy" / "energy.yaml"
 TRUTH = Path("_truth") / "device_building.csv"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("J", "F", "M", "A", "M", "J", "J", "A", "S", "O", "N", "D")
@@ -40,8 +39,8 @@ MODEL_COLOR, BASELINE_COLOR, ACTUAL_COLOR = BAR_COLOR, "#E69F00", "#333333"
 
 
 def config_path() -> Path:
-    """The energy configuration in use: conf/energy.yaml once it exists, else the draft."""
-    return CONF if CONF.is_file() else DRAFT
+    """The energy configuration in use: conf/energy.yaml."""
+    return CONF
 
 
 def has_exploitation(datamart: str | Path) -> bool:
@@ -52,13 +51,13 @@ def has_exploitation(datamart: str | Path) -> bool:
 
 def config_builds_gold() -> bool:
     """Whether ``python main.py --domain energy`` builds the exploitation zone itself
-    (the configuration declares a gold section), rather than stopping at silver."""
-    from utils.lake.config import ConfigError, load_config
+    (the configuration declares gold: the generic section or the domain's
+    ``gold.builder``), rather than stopping at silver. A configuration that does not
+    load raises its ConfigError (naming the file)."""
+    from utils.lake.config import load_config
 
-    try:
-        return load_config(DOMAIN, path=config_path()).gold is not None
-    except ConfigError:
-        return False
+    c = load_config(DOMAIN, path=config_path())
+    return c.gold is not None or c.gold_builder is not None
 
 
 def build_commands(datamart: str | Path, data_root: str | Path, *, master: str = "local[2]") -> list[list[str]]:
@@ -66,8 +65,6 @@ def build_commands(datamart: str | Path, data_root: str | Path, *, master: str =
     ``python -m utils.domains.energy.exploitation`` that build `datamart` from `data_root`."""
     dm, data = str(datamart), str(data_root)
     build = ["--domain", DOMAIN, "--data-root", data, "--datamart", dm, "--master", master]
-    if config_path() == DRAFT:
-        build += ["--config", str(DRAFT)]
     if not config_builds_gold():
         build += ["--layers", "bronze,silver"]
     exploit = ["--datamart", dm, "--config", str(config_path())]
