@@ -99,31 +99,74 @@ def build_building_days(device_days: DataFrame, matches: DataFrame) -> DataFrame
     )
 
 
+#: Weather of a day D is published the next morning (the feed's updated_at is D+1 06:00Z), so
+#: at the issue time of a next-day forecast for T (00:00 local of T, when the reading that
+#: closes T-1 arrives) the weather of T-1 is not yet known: the latest known day is T-2.
+WEATHER_KNOWN_LAG_DAYS = 2
+#: The weather columns of a day (the observed ones of T are kept for ex-post analysis only).
+WEATHER = ("temperature_c", "humidity", "wind_speed", "precipitation")
+#: The earliest UTC instant 00:00 local of T can be (UTC+14): a weather row published before
+#: it is known at the issue time in every zone.
+_EARLIEST_MIDNIGHT_HOURS = 14
+
+
+def _day_number(day: Column) -> Column:
+    """Days since 1970-01-01 (a window's order that does not depend on the session time zone)."""
+    return F.datediff(day, F.lit("1970-01-01").cast("date"))
+
+
 def build_daily_features(building_days: DataFrame, registry: DataFrame, weather: DataFrame,
                          holidays: DataFrame) -> DataFrame:
     """One row per building and day T (key building_id, snapshot_date = T): its
-    consumption (the next-day target of a forecast made on T-1; use it only when
-    complete) and markers, the registry's attributes, the weather of its city on T
-    (degrees C; a forecast stands for it), heating degree-days, calendar features, and
-    what is known on the evening of T-1: the consumption of T-1 (kwh_lag_1d) and of T-7
-    (kwh_lag_7d, the seasonal-naive forecast), null when that day is incomplete."""
+    consumption (the target of a next-day forecast issued at 00:00 of T; use it only when
+    complete) and markers, the registry's attributes, calendar features, and what is known
+    at that issue time:
+
+    - kwh_lag_1d (the consumption of T-1, closed by T's 00:00 reading) and kwh_lag_7d (of
+      T-7, the seasonal-naive forecast), null when that day is incomplete;
+    - the latest published weather of its city: the observed weather of T-2
+      (``*_lag_2d``, published on the morning of T-1) and the temperature of T-3, with
+      heating degree-days of both; null when the row was not published before the issue
+      time (checked on ``updated_at`` when the weather has it).
+
+    The observed weather of T itself (temperature_c, humidity, wind_speed, precipitation,
+    heating_degree_days; degrees C) is published on the morning of T+1: it is NOT known at
+    the issue time and stays in the table only for ex-post analysis (what a perfect
+    day-ahead weather forecast would add)."""
     reg = registry.select("building_id", "city", "floor_area_m2", "construction_year", "heating_type", "use_type")
-    wx = weather.select("city", F.col("weather_date").alias("day"), "temperature_c", "humidity", "wind_speed",
-                        "precipitation")
+    wx = weather.select("city", F.col("weather_date").alias("day"), *WEATHER)
+    lag = WEATHER_KNOWN_LAG_DAYS
+
+    def known(n: int, columns) -> DataFrame:
+        """The weather of T-n keyed by T, kept only when published before 00:00 of T."""
+        issue = _day_number(F.date_add("weather_date", n)) * 86400 - _EARLIEST_MIDNIGHT_HOURS * 3600  # UTC seconds
+        published = (F.unix_timestamp("updated_at") < issue) if "updated_at" in weather.columns else F.lit(True)
+        return weather.where(published).select(
+            "city", F.date_add("weather_date", n).alias("day"), *[F.col(c).alias(f"{c}_lag_{n}d") for c in columns])
+
     hol = holidays.select(F.col("holiday_date").alias("day"), F.lit(True).alias("is_holiday")).distinct()
     usable = F.when(F.col("complete"), F.col("consumption_kwh"))
-    out = (building_days.join(reg, "building_id", "left").join(wx, ["city", "day"], "left").join(hol, "day", "left")
+    out = (building_days.join(reg, "building_id", "left").join(wx, ["city", "day"], "left")
+           .join(known(lag, WEATHER), ["city", "day"], "left")
+           .join(known(lag + 1, ("temperature_c",)), ["city", "day"], "left")
+           .join(hol, "day", "left")
            .withColumn("is_holiday", F.coalesce("is_holiday", F.lit(False))))
-    by_day = Window.partitionBy("building_id").orderBy(F.col("day").cast("timestamp").cast("long"))
+    by_day = Window.partitionBy("building_id").orderBy(_day_number(F.col("day")))
 
     def days_back(n: int) -> Window:
-        return by_day.rangeBetween(-n * 86400, -n * 86400)
+        return by_day.rangeBetween(-n, -n)
+
+    def degree_days(column: str) -> Column:
+        return F.greatest(F.lit(HEATING_BASE_C) - F.col(column), F.lit(0.0))
 
     return out.select(
         "building_id", "day", "consumption_kwh", "complete", "devices", "readings", "resets", "gap_hours",
         "stuck_hours", "city", "floor_area_m2", "construction_year", "heating_type", "use_type",
-        "temperature_c", "humidity", "wind_speed", "precipitation",
-        F.greatest(F.lit(HEATING_BASE_C) - F.col("temperature_c"), F.lit(0.0)).alias("heating_degree_days"),
+        *WEATHER, degree_days("temperature_c").alias("heating_degree_days"),
+        *[f"{c}_lag_{lag}d" for c in WEATHER],
+        degree_days(f"temperature_c_lag_{lag}d").alias(f"heating_degree_days_lag_{lag}d"),
+        f"temperature_c_lag_{lag + 1}d",
+        degree_days(f"temperature_c_lag_{lag + 1}d").alias(f"heating_degree_days_lag_{lag + 1}d"),
         F.dayofweek("day").alias("day_of_week"), F.month("day").alias("month"),
         F.dayofweek("day").isin(1, 7).alias("is_weekend"), "is_holiday",
         F.first(usable).over(days_back(1)).alias("kwh_lag_1d"),

@@ -1,13 +1,21 @@
 """Analysis pipeline (a): next-day heat consumption per building, read only from the
 exploitation zone (gold/energy/building_days). A gradient-boosting model against the
 seasonal-naive baseline (the same weekday a week before), out of time: trained on the
-days before one cut, scored on the days from it. Metrics MAE, RMSE and MAPE of both in
+days before one cut, scored on the days from it. Metrics MAE, RMSE and MAPE in
 ``<datamart>/_models/energy/forecast.json``; the partial dependence of the model on the
-temperature as a PNG beside it::
+latest known temperature as a PNG beside it::
 
     python -m utils.domains.energy.forecast --datamart datamart --cut 2024-10-01
 
 (``python main.py --domain energy`` runs it after a build that wrote gold.)
+
+Point in time: the forecast for day T is issued at 00:00 (local) of T, when the reading
+that closes T-1 arrives. The headline model (``model``) uses only what is known then:
+the consumption lags, the calendar of T, the registry, and the latest published weather,
+the observed weather of T-2 (a day's weather is published the next morning, so T-1's is
+not out yet) and the temperature of T-3. The observed weather of T is never an input of
+it. ``model_ex_post_weather`` adds T's observed weather: an ex-post upper bound (a
+perfect day-ahead weather forecast), reported beside it, never the headline.
 
 The table is small (one row per building and day), so it is read with delta-rs into
 pandas; scikit-learn and matplotlib only."""
@@ -27,8 +35,17 @@ from deltalake import DeltaTable
 
 logger = logging.getLogger(__name__)
 
-NUMERIC = ["temperature_c", "heating_degree_days", "humidity", "wind_speed", "precipitation", "kwh_lag_1d",
-           "kwh_lag_7d", "floor_area_m2", "construction_year", "day_of_week", "month"]
+#: The forecast for T is issued at 00:00 (local) of T.
+ISSUE_TIME = "00:00 local time of the forecast day T (when the reading closing T-1 arrives)"
+#: Inputs known at the issue time (point in time): lags, calendar, registry, and the latest
+#: published weather (T-2; T-3's temperature).
+NUMERIC = ["kwh_lag_1d", "kwh_lag_7d", "temperature_c_lag_2d", "heating_degree_days_lag_2d", "humidity_lag_2d",
+           "wind_speed_lag_2d", "precipitation_lag_2d", "temperature_c_lag_3d", "heating_degree_days_lag_3d",
+           "floor_area_m2", "construction_year", "day_of_week", "month"]
+#: The observed weather of T, published on the morning of T+1: only in the ex-post variant.
+EX_POST_WEATHER = ["temperature_c", "heating_degree_days", "humidity", "wind_speed", "precipitation"]
+#: The temperature input of the headline model (its partial dependence is plotted).
+TEMPERATURE = "temperature_c_lag_2d"
 FLAGS = ["is_weekend", "is_holiday"]
 CATEGORIES = ["use_type", "heating_type"]
 TARGET, BASELINE = "consumption_kwh", "kwh_lag_7d"
@@ -43,9 +60,12 @@ def training_rows(days: pd.DataFrame) -> pd.DataFrame:
     return usable.sort_values(["snapshot_date", "building_id"], kind="stable").reset_index(drop=True)
 
 
-def design(rows: pd.DataFrame) -> pd.DataFrame:
-    """The model's inputs: numbers, flags as 0/1, categories one-hot (a fixed vocabulary)."""
-    x = rows[NUMERIC].astype(float).copy()
+def design(rows: pd.DataFrame, *, ex_post_weather: bool = False) -> pd.DataFrame:
+    """The model's inputs: numbers, flags as 0/1, categories one-hot (a fixed vocabulary).
+    Point in time (known at 00:00 of T) unless `ex_post_weather`, which adds the observed
+    weather of T (not known at the issue time: an upper bound only)."""
+    numeric = NUMERIC + (EX_POST_WEATHER if ex_post_weather else [])
+    x = rows[numeric].astype(float).copy()
     for flag in FLAGS:
         x[flag] = rows[flag].astype(bool).astype(float)
     vocab = {"use_type": ("residential", "office", "school"), "heating_type": ("district", "gas", "heat_pump", "oil")}
@@ -64,45 +84,63 @@ def errors(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 
 
 def fit_and_score(rows: pd.DataFrame, cut: dt.date, *, seed: int = 0):
-    """(model, metrics) with the model trained on the rows before `cut` and both it and the
-    seasonal-naive baseline scored on the rows from `cut` on."""
+    """(model, metrics): the point-in-time model trained on the rows before `cut`, and the
+    metrics on the rows from `cut` on of it (``model``), of the same model given the
+    observed weather of T as well (``model_ex_post_weather``, an upper bound: a perfect
+    day-ahead weather forecast) and of the seasonal-naive baseline."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     day = pd.to_datetime(rows["snapshot_date"]).dt.date
     train, test = rows[day < cut], rows[day >= cut]
     if train.empty or test.empty:
         raise ValueError(f"cut {cut}: {len(train)} training and {len(test)} test rows; pick a cut inside the data")
-    model = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed)
-    model.fit(design(train), train[TARGET])
     actual = test[TARGET].to_numpy(float)
+    scored = {}
+    for ex_post in (False, True):
+        fitted = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed)
+        fitted.fit(design(train, ex_post_weather=ex_post), train[TARGET])
+        scored[ex_post] = fitted, errors(actual, fitted.predict(design(test, ex_post_weather=ex_post)))
+    model = scored[False][0]
     metrics = {"cut": cut.isoformat(), "train_rows": len(train), "test_rows": len(test),
-               "buildings": int(rows["building_id"].nunique()),
-               "model": errors(actual, model.predict(design(test))),
+               "buildings": int(rows["building_id"].nunique()), "issue_time": ISSUE_TIME,
+               "features": list(design(test.head(1)).columns),
+               "model": scored[False][1],
+               "model_ex_post_weather": scored[True][1],
+               "ex_post_weather_features": EX_POST_WEATHER,
+               "ex_post_weather_note": "upper bound, not a forecast: adds the weather observed on T, published "
+                                       "the morning of T+1 (a perfect day-ahead weather forecast)",
                "baseline_seasonal_naive": errors(actual, test[BASELINE].to_numpy(float))}
     metrics["model_beats_baseline_on_mae"] = metrics["model"]["mae"] < metrics["baseline_seasonal_naive"]["mae"]
     return model, metrics
 
 
-def plot_temperature(model, rows: pd.DataFrame, path: Path) -> Path:
-    """Partial dependence of the predicted consumption on the temperature (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def temperature_figure(model, rows: pd.DataFrame):
+    """Partial dependence of the point-in-time model's prediction on the latest known
+    temperature (T-2), as a matplotlib Figure not registered with pyplot (for gradient
+    boosting an effect up to a constant: the curve's shape and drop are what count)."""
+    from matplotlib.figure import Figure
     from sklearn.inspection import PartialDependenceDisplay
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    PartialDependenceDisplay.from_estimator(model, design(rows), ["temperature_c"], ax=ax)
-    ax.set_title("Next-day heat use vs temperature (partial dependence)")
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    PartialDependenceDisplay.from_estimator(model, design(rows), [TEMPERATURE], ax=ax)
+    fig.axes[-1].set_xlabel("temperature of T-2 (°C), the latest published at 00:00 of T")
+    fig.axes[-1].set_ylabel("effect on predicted kWh per day")
+    fig.suptitle("Next-day heat use vs the latest known temperature")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def plot_temperature(model, rows: pd.DataFrame, path: Path) -> Path:
+    """:func:`temperature_figure` as a PNG at `path`."""
+    temperature_figure(model, rows).savefig(path, dpi=110)
     return path
 
 
-def read_days(datamart: Path) -> pd.DataFrame:
-    """gold/energy/building_days of the datamart at `datamart`, as pandas."""
-    return DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
+def read_days(datamart: Path, version: int | None = None) -> pd.DataFrame:
+    """gold/energy/building_days of the datamart at `datamart` (its latest version, or
+    `version`), as pandas."""
+    return DeltaTable(str(datamart / "gold" / "energy" / "building_days"), version=version).to_pandas()
 
 
 def default_cut(rows: pd.DataFrame) -> dt.date:
@@ -126,7 +164,8 @@ def run(datamart: Path, cut: dt.date | None = None, *, days: pd.DataFrame | None
     out.mkdir(parents=True, exist_ok=True)
     metrics["plot"] = plot_temperature(model, rows, out / "forecast_temperature.png").name
     (out / "forecast.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    logger.info("forecast: model %s, seasonal naive %s", metrics["model"], metrics["baseline_seasonal_naive"])
+    logger.info("forecast issued at 00:00 of T: model %s, ex-post weather (upper bound) %s, seasonal naive %s",
+                metrics["model"], metrics["model_ex_post_weather"], metrics["baseline_seasonal_naive"])
     return metrics
 
 
