@@ -209,24 +209,6 @@ def plot_errors(metrics: dict) -> Figure:
     return fig
 
 
-def plot_temperature_dependence(model, rows: pd.DataFrame) -> Figure:
-    """Partial dependence of the predicted next-day kWh on the temperature (the model
-    averaged over the rows with only the temperature changed; for gradient boosting the
-    recursion method gives it up to a constant, so the curve's shape and drop are what count)."""
-    from sklearn.inspection import PartialDependenceDisplay
-
-    from utils.domains.energy.forecast import design
-
-    fig = figure(7, 3.8)
-    ax = fig.subplots()
-    PartialDependenceDisplay.from_estimator(model, design(rows), ["temperature_c"], ax=ax)
-    ax = fig.axes[-1]
-    ax.set_xlabel("mean temperature (°C)")
-    ax.set_ylabel("effect on predicted kWh per day")
-    fig.suptitle("Partial dependence of next-day heat use on the temperature")
-    return fig
-
-
 def importance(model, rows: pd.DataFrame, cut, *, repeats: int = 5, seed: int = 0) -> pd.DataFrame:
     """Permutation importance on the test rows: how much the MAE grows (kWh) when one
     input is shuffled, most important first."""
