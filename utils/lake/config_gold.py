@@ -341,7 +341,7 @@ class GoldModel(_Model):
                           "DataFrames by name, the domain config) -> gold DataFrames by name, staged and committed "
                           "by the run like every gold table.")
     inputs: Texts = Field(None, description="With builder: the silver tables it reads (its fingerprint: gold is "
-                          "rebuilt only when one of them changed).")
+                          "rebuilt only when one of them, the gold section or the source files of the builder's package changed).")
     outputs: dict[str, BuiltTableModel] = Field(None, description="With builder: the gold tables it returns, in the "
                                                 "order they are committed.")
     evaluate: Text = Field(None, description="With builder: package.module:function run after every build with "
