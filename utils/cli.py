@@ -437,11 +437,27 @@ def _materialize(config, options, record) -> None:
 
 
 def _monitor(config, options, record, spark) -> None:
-    """After a build that wrote gold, a domain whose champion (classifier or recommender)
-    is in the datamart's MLflow store is monitored (drift, performance, alerts, retraining
-    as its monitoring: section says). No store or no champion: nothing to monitor yet."""
+    """After a build that wrote gold, a domain whose champion (classifier, recommender or
+    the energy forecast) is in the datamart's MLflow store is monitored (drift,
+    performance, alerts, retraining as its monitoring: section says). No store or no
+    champion: nothing to monitor yet (an info line says so)."""
     if config.gold is None and config.gold_builder is not None and "gold" in options.layers:
-        logger.info("monitoring: %s has no classifier or recommender to monitor; skipped", config.domain)
+        if not config.gold_builder.builder.startswith("utils.domains.energy."):
+            logger.info("monitoring: %s has no model to monitor; skipped", config.domain)
+        elif not _wrote(record, "gold"):
+            logger.info("monitoring %s: gold unchanged; skipped", config.domain)
+        elif not (Path(options.datamart) / "_mlflow" / "mlflow.db").is_file():
+            logger.info("monitoring %s skipped: no MLflow store yet; train the forecast first "
+                        "(python main.py train --domain %s)", config.domain, config.domain)
+        else:
+            from utils.ml import monitor
+
+            try:
+                result = monitor.monitor(options.datamart, config.domain)
+            except monitor.NoChampionError as exc:
+                logger.info("monitoring %s skipped: %s", config.domain, exc)
+                return
+            logger.info("monitoring %s: %d alert(s)", config.domain, len(result.get("alerts", [])))
         return
     if config.gold is None or not config.gold.labels or "gold" not in options.layers:
         return

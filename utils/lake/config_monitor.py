@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, Strict, model_validator
 
-from utils.lake.config_types import PositiveCount, Text, _choice, _kind, _Model, _NonEmpty, _problem
+from utils.lake.config_types import Flag, PositiveCount, Text, _choice, _kind, _Model, _NonEmpty, _problem
 
 #: The alert kinds, which are also the sections that declare their rules.
 ALERT_KINDS = ("drift", "performance", "prediction_rate")
@@ -56,13 +56,20 @@ class PerformanceRuleModel(_Model):
                            "domain whose label is of kind interactions).")
     max_drop: _Share = Field(None, description="Alert when the cohort's ROC AUC (a recommender's NDCG@10) is more "
                              "than this below the champion's own out-of-time score.")
+    max_mae_increase: _PositiveNumber = Field(None, description="Alert when the cohort's MAE is more than this "
+                                              "share above the champion's out-of-time test MAE (a forecast: 0.25 = "
+                                              "25 % worse).")
+    beat_baseline: Flag = Field(None, description="Alert when the cohort's MAE is above the seasonal-naive "
+                                "baseline's MAE on the same rows (a forecast).")
     min_rows: PositiveCount = Field(50, description="A cohort with fewer labelled rows (or one class only) is not "
                                     "judged.")
 
     @model_validator(mode="after")
     def _a_rule(self) -> PerformanceRuleModel:
-        if self.min_auc is None and self.min_ndcg is None and self.max_drop is None:
-            raise _problem("", "give min_auc (or min_ndcg for a recommender), max_drop or both")
+        if (self.min_auc is None and self.min_ndcg is None and self.max_drop is None
+                and self.max_mae_increase is None and not self.beat_baseline):
+            raise _problem("", "give min_auc (or min_ndcg for a recommender), max_drop or both; for a forecast "
+                               "max_mae_increase or beat_baseline")
         return self
 
 
@@ -111,6 +118,8 @@ class MonitoringModel(_Model):
             min_auc=perf and perf.min_auc,
             min_ndcg=perf and perf.min_ndcg,
             max_drop=perf and perf.max_drop,
+            max_mae_increase=perf and perf.max_mae_increase,
+            beat_baseline=bool(perf and perf.beat_baseline),
             performance_min_rows=perf.min_rows if perf else PerformanceRuleModel.model_fields["min_rows"].default,
             max_rate_shift=rate and rate.max_shift,
             rate_min_rows=rate.min_rows if rate else PredictionRateModel.model_fields["min_rows"].default,
@@ -130,6 +139,8 @@ class MonitoringSpec:
     min_auc: float | None = None
     min_ndcg: float | None = None
     max_drop: float | None = None
+    max_mae_increase: float | None = None
+    beat_baseline: bool = False
     performance_min_rows: int = 50
     max_rate_shift: float | None = None
     rate_min_rows: int = 50

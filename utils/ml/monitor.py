@@ -262,7 +262,8 @@ def _spec_of(domain: str) -> tuple[MonitoringSpec, str | None, str | None]:
 def monitor(datamart: str | Path, domain: str, *, tracking_uri: str | None = None, retrain: bool = True,
             spec: MonitoringSpec | None = None, spark=None) -> dict:
     """Monitor the champion of `domain` (see the module; a recommender's: see
-    :mod:`utils.ml.monitor_reco`, which calls `spark()` for a session only to retrain);
+    :mod:`utils.ml.monitor_reco`, which calls `spark()` for a session only to retrain; the
+    energy forecast's: see :mod:`utils.ml.monitor_energy`);
     `spec` replaces the domain's ``monitoring:`` rules. Returns {run_id, model, champion_version, reference_rows,
     drift, performance, alerts (lists of table rows), retraining (the decision row or
     None), champion (the alias's version after the run)}."""
@@ -271,7 +272,14 @@ def monitor(datamart: str | Path, domain: str, *, tracking_uri: str | None = Non
 
     from utils.lake.config import load_config
 
-    if (gold := load_config(domain).gold) is not None and gold.recommend is not None:
+    config = load_config(domain)
+    if config.gold is None and config.gold_builder is not None:
+        if not config.gold_builder.builder.startswith("utils.domains.energy."):
+            raise MonitorError(f"{config.file}: its gold builder makes no model to monitor")
+        from utils.ml.monitor_energy import monitor_forecast
+
+        return monitor_forecast(datamart, domain, tracking_uri=tracking_uri, retrain=retrain, spec=spec)
+    if (gold := config.gold) is not None and gold.recommend is not None:
         from utils.ml.monitor_reco import monitor_recommender
 
         return monitor_recommender(datamart, domain, tracking_uri=tracking_uri, retrain=retrain, spec=spec,
@@ -375,6 +383,10 @@ def summary(result: dict) -> str:
                  key=lambda r: -r["psi"])[:5]
     lines += [f"  drift {latest}: " + ", ".join(f"{r['feature']} PSI {r['psi']:.3f}" for r in top)] if top else []
     for r in perf:
+        if r.get("mae") is not None:  # a forecast's cohort (utils.ml.monitor_energy)
+            lines.append(f"  cohort {r['snapshot_date']}: {r['rows']} rows; MAE {r['mae']:.3f} RMSE {r['rmse']:.3f} "
+                         f"MAPE {r['mape']:.1f}% (seasonal naive MAE {r['baseline_mae']:.3f})")
+            continue
         if r.get("ndcg_at_10") is not None:
             warm = "" if r["warm_ndcg_at_10"] is None else f", warm {r['warm_ndcg_at_10']:.3f} ({r['warm_users']} users)"
             lines.append(f"  cohort {r['snapshot_date']}: {r['labelled_rows']} users with interactions; NDCG@10 "

@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 BINS = 10
 MISSING = "(missing)"
 RULE_KINDS = {"drift_psi": "drift", "performance_min_auc": "performance", "performance_max_drop": "performance",
-              "performance_min_ndcg": "performance", "prediction_rate_shift": "prediction_rate"}
+              "performance_min_ndcg": "performance", "performance_mae_increase": "performance",
+              "performance_above_baseline": "performance", "prediction_rate_shift": "prediction_rate"}
 #: What a WARNING line tells the reader to do, per alert kind.
 ADVICE = {
     "drift": "check the feature's sources and silver rules for a unit, format or pipeline change; if the shift is "

@@ -89,9 +89,10 @@ def _actual_figure(model, test: pd.DataFrame):
     return fig
 
 
-def log_training(result: dict, datamart: Path, *, tracking_uri: str | None = None) -> dict:
+def log_training(result: dict, datamart: Path, *, tracking_uri: str | None = None, promote: bool = True) -> dict:
     """Log `result` (:func:`train`) to MLflow, register the model and move the champion
-    alias unless worse (see the module); what was logged, as a dict."""
+    alias unless worse (see the module; with `promote` False the alias is left where it
+    is, for a challenger that monitoring compares); what was logged, as a dict."""
     import matplotlib.pyplot as plt
     import mlflow
     from mlflow.models import infer_signature
@@ -144,11 +145,14 @@ def log_training(result: dict, datamart: Path, *, tracking_uri: str | None = Non
         plt.close(figure)
         version = int(info.registered_model_version)
         score = metrics["skill_mae"] if metrics["skill_mae"] is not None else -metrics["model"]["mae"]
-        champion, decision = promote_unless_worse(client, MODEL_NAME, version, cut=metrics["cut"], score=score,
-                                                  metric="skill_mae", words="skill over the baseline (MAE)")
+        if promote:
+            champion, decision = promote_unless_worse(client, MODEL_NAME, version, cut=metrics["cut"], score=score,
+                                                      metric="skill_mae", words="skill over the baseline (MAE)")
+        else:
+            champion, decision = None, f"registered as a challenger (version {version}); the alias was not moved"
         mlflow.set_tag("champion_decision", decision)
-    logger.info("MLflow: run %s in %s; %s version %d (champion: version %d; %s)", run.info.run_id, experiment,
-                MODEL_NAME, version, champion, decision)
+    logger.info("MLflow: run %s in %s; %s version %d (champion: %s; %s)", run.info.run_id, experiment,
+                MODEL_NAME, version, "unchanged" if champion is None else f"version {champion}", decision)
     return {"run_id": run.info.run_id, "experiment": experiment, "model_name": MODEL_NAME, "version": version,
             "champion": champion, "decision": decision}
 
