@@ -202,6 +202,81 @@ def test_train_tracks_the_forecast_in_mlflow_with_its_baseline_and_names_a_champ
     assert get_model_info(f"models:/energy_next_day_kwh/{champion.version}").signature is not None
 
 
+def test_the_build_materialises_each_linked_buildings_latest_day_into_the_online_store(built):
+    from utils.serve import online_store
+
+    datamart = built[1]
+    with online_store.open_store(online_store.default_url(datamart)) as store:
+        info = store.info("energy")
+    days = DeltaTable(str(datamart / "gold" / "energy" / "building_days")).to_pandas()
+    assert info is not None and info["rows"] == days["building_id"].nunique() > 0
+    assert info["as_of"] == str(days["snapshot_date"].max())
+
+
+KEY = "test-key-of-the-energy-forecast"
+
+
+def test_the_forecast_is_served_from_the_online_store_as_trained_on_the_offline_row(built, tmp_path):
+    """Online rows equal the training rows of the same building and day, and the served
+    champion (a regressor) predicts from them what the registered model predicts offline."""
+    import httpx
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from utils.domains.energy import forecast
+    from utils.serve import online_store
+    from utils.serve.api import create_app, serve
+
+    datamart = built[1]
+    uri = f"sqlite:///{datamart.resolve() / '_mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if not client.search_model_versions("name='energy_next_day_kwh'"):  # this test alone: train first
+        assert main(["train", "--domain", "energy", "--datamart", str(datamart)]) == 0
+    champion = client.get_model_version_by_alias("energy_next_day_kwh", "champion")
+    model = mlflow.sklearn.load_model(client.get_model_version_download_uri("energy_next_day_kwh", champion.version))
+
+    rows = forecast.training_rows(forecast.read_days(datamart))
+    day = rows["snapshot_date"].max()  # the last day a training row has
+    offline = rows[rows["snapshot_date"] == day].reset_index(drop=True)
+    offline_x = forecast.design(offline)
+    url = online_store.default_url(tmp_path / "online")
+    [summary] = online_store.materialize(datamart, ["energy"], as_of=day, url=url)
+    assert summary["table"] == "gold/energy/building_days" and summary["as_of"] == str(day)
+
+    with online_store.open_store(url) as store:
+        for i, building in enumerate(offline["building_id"]):
+            record = store.get("energy", building)
+            assert record["snapshot_date"] == str(day)
+            assert list(record["features"]) == list(offline_x.columns)
+            online = pd.Series(record["features"], dtype=float)
+            pd.testing.assert_series_equal(online, offline_x.iloc[i].rename(None), check_exact=False, rtol=1e-12)
+
+    expected = dict(zip(offline["building_id"], model.predict(offline_x)))
+    app = create_app(datamart, online_url=url, api_key=KEY, tracking_uri=uri, reload_seconds=0.5)
+    with serve(app) as base, httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as http:
+        health = httpx.get(f"{base}/health").json()["domains"]["energy"]
+        assert health["predict"] and health["champion"]["kind"] == "regressor"
+        assert health["champion"]["version"] == int(champion.version) and health["champion"]["threshold"] is None
+        assert httpx.post(f"{base}/predict/energy", json={"entity_id": "B0001"}).status_code == 401
+
+        building = offline["building_id"].iloc[0]
+        features = http.get(f"/features/energy/{building}")
+        assert features.status_code == 200 and features.json()["snapshot_date"] == str(day)
+        for building, kwh in expected.items():
+            answer = http.post("/predict/energy", json={"entity_id": building})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["kind"] == "regressor" and body["label"] is None and body["threshold"] is None
+            assert body["score"] == pytest.approx(kwh, rel=1e-9) and body["snapshot_date"] == str(day)
+            assert body["model"]["name"] == "energy_next_day_kwh" and body["features_from"] == "online_store"
+        payload = http.post("/predict/energy", json={"features": features.json()["features"]}).json()
+        assert payload["score"] == pytest.approx(expected[offline["building_id"].iloc[0]], rel=1e-9)
+        assert http.post("/predict/energy", json={"entity_id": "no-such-building"}).status_code == 404
+        bad = http.post("/predict/energy", json={"features": {"kwh_lag_1d": "a lot"}})
+        assert bad.status_code == 422 and any("missing feature" in d for d in bad.json()["detail"])
+
+
 # The tests below change the built datamart (an analysis file, gold versions, the builder): they run last.
 
 ANALYSES = ("exploitation.json", "forecast.json", "profiles.json")

@@ -417,21 +417,27 @@ def _evaluate_built_gold(config, options, record, spark) -> None:
 
 def _materialize(config, options, record) -> None:
     """After a build that wrote the feature store (or left no online store yet), its
-    latest rows go to the default online store (SQLite under the datamart)."""
-    if config.gold is None and config.gold_builder is not None and "gold" in options.layers:
-        logger.info("online store: %s has no feature store (its gold is the domain's own tables); skipped",
-                    config.domain)
-        return
-    if config.gold is None or "gold" not in options.layers:
+    latest rows go to the default online store (SQLite under the datamart). A domain whose
+    gold is its builder's is materialised from the table its ``serving`` module names
+    (energy: building_days), or skipped when it has none."""
+    if "gold" not in options.layers or (config.gold is None and config.gold_builder is None):
         return
     from utils.serve import online_store
 
+    table = "feature_store"
+    if config.gold is None:
+        module = online_store.serving_module(config.domain)
+        if module is None:
+            logger.info("online store: %s has no feature store and its builder serves nothing; skipped",
+                        config.domain)
+            return
+        table = module.TABLE
     store = online_store.open_store(online_store.default_url(options.datamart))
     try:
         known = store.info(config.domain) is not None
     finally:
         store.close()
-    wrote = _wrote(record, "gold", "gold/feature_store")
+    wrote = _wrote(record, "gold", f"gold/{table}")
     if wrote or not known:
         online_store.materialize(options.datamart, [config.domain])
 

@@ -367,12 +367,16 @@ def latest_arrow(
     features: Sequence[str] | None = None,
     version: int | None = None,
     entity: str | None = None,
+    table: str = "feature_store",
 ) -> pa.Table:
-    """Per entity the latest feature row with snapshot_date <= `as_of` (see :func:`latest_features`)."""
+    """Per entity the latest feature row with snapshot_date <= `as_of` (see
+    :func:`latest_features`). `table` names another gold table of the domain partitioned
+    by snapshot_date with one row per entity and day (e.g. energy's building_days, whose
+    rows hold the forecast's point-in-time inputs)."""
     day = _date(as_of)
     if day is None:
         raise ValueError("as_of is required: the date the features are wanted for")
-    path = _store_path(datamart, domain, "feature_store")
+    path = _store_path(datamart, domain, table)
     entity, wanted = _entity_and_features(path, version, entity, features)
     rows = _read(path, version, columns=[entity, SNAPSHOT, *wanted],
                  partitions=pds.field(SNAPSHOT) <= pa.scalar(day, pa.date32()))

@@ -14,7 +14,9 @@ Endpoints (OpenAPI docs at ``/docs``, the schema at ``/openapi.json``):
   store) or ``{"features": {...}}`` (every input feature of the champion, null allowed):
   score (probability of label 1), label (score >= the champion's decision threshold),
   the threshold and where it came from, the model's name and version and the features'
-  snapshot date (null for a payload).
+  snapshot date (null for a payload). A regressor's score is its predicted value (energy:
+  the building's heat use in kWh on the features' snapshot date), with label and threshold
+  null.
 - ``GET /recommend/{user}?k=10[&as_of=YYYY-MM-DD]``: the top-k items of
   :func:`utils.ml.retrieve.top_k` for the recommendation domain, as of the latest
   snapshot its gold similarity table holds unless `as_of` is given; ``fallback`` says
@@ -110,10 +112,13 @@ class ModelRef(BaseModel):
 class Prediction(BaseModel):
     domain: str
     entity_id: str | None
-    score: float = Field(description="Probability of label 1.")
-    label: int = Field(description="1 when score >= threshold.")
-    threshold: float
-    threshold_source: str = Field(description="The champion run's metrics.json, or the default 0.5.")
+    kind: Literal["classifier", "regressor"] = Field(description="What the champion predicts.")
+    score: float = Field(description="A classifier's probability of label 1; a regressor's predicted value "
+                                     "(energy: kWh used on the snapshot date).")
+    label: int | None = Field(description="1 when score >= threshold; null for a regressor.")
+    threshold: float | None = Field(description="A classifier's decision threshold; null for a regressor.")
+    threshold_source: str | None = Field(description="The champion run's metrics.json, or the default 0.5; "
+                                                     "null for a regressor.")
     model: ModelRef
     snapshot_date: str | None = Field(description="Snapshot of the features used; null for a payload.")
     features_from: str = Field(description="online_store or payload.")
@@ -261,7 +266,7 @@ class Service:
 
         self.check_domain(domain)
         if not model_names(domain):
-            raise HTTPException(404, f"domain {domain!r} has no classification label to predict")
+            raise HTTPException(404, f"domain {domain!r} has no model to predict with (no classification label)")
         champion = self.champions.get(domain)
         if champion is None:
             raise HTTPException(503, f"domain {domain!r} has no champion model in the registry "
@@ -288,8 +293,11 @@ class Service:
         except ValueError as exc:  # a value in the online store of the wrong type
             raise HTTPException(503, f"the online store holds a bad value: {exc}") from exc
         score = float(champion.score(frame)[0])
-        return {"domain": domain, "entity_id": request.entity_id, "score": score,
-                "label": int(score >= champion.threshold), "threshold": champion.threshold,
+        if not math.isfinite(score):
+            raise HTTPException(503, f"{champion.name} version {champion.version} gave no finite score")
+        label = None if champion.threshold is None else int(score >= champion.threshold)
+        return {"domain": domain, "entity_id": request.entity_id, "kind": champion.kind, "score": score,
+                "label": label, "threshold": champion.threshold,
                 "threshold_source": champion.threshold_source,
                 "model": {"name": champion.name, "version": champion.version, "run_id": champion.run_id},
                 "snapshot_date": None if snapshot is None else str(snapshot), "features_from": source}

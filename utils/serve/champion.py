@@ -29,7 +29,8 @@ What a champion needs to score, all read from the registered version:
   (:func:`utils.ml.tracking.log_training` infers it from the training rows);
 - its decision threshold: the best model's ``threshold`` in the run's ``metrics.json``
   artefact (chosen on the training rows by :mod:`utils.ml.train`), else 0.5;
-  :attr:`Champion.threshold_source` says which.
+  :attr:`Champion.threshold_source` says which. A regressor (no ``predict_proba``, e.g.
+  energy's forecast) has none: its score is the predicted value.
 
 MLflow is imported inside the functions, so importing this module stays cheap.
 """
@@ -87,13 +88,19 @@ class Champion:
     run_id: str
     model: Any = field(repr=False)
     features: tuple[Feature, ...]
-    threshold: float
-    threshold_source: str
+    threshold: float | None
+    threshold_source: str | None
     loaded_at: str
 
+    @property
+    def kind(self) -> str:
+        """``classifier`` (scores are probabilities of label 1, cut by the threshold) or
+        ``regressor`` (scores are predicted values, e.g. energy's next-day kWh)."""
+        return "classifier" if hasattr(self.model, "predict_proba") else "regressor"
+
     def describe(self) -> dict:
-        """The champion as JSON: name, version, run, threshold and where it came from."""
-        return {"name": self.name, "version": self.version, "run_id": self.run_id,
+        """The champion as JSON: name, version, run, kind, threshold and where it came from."""
+        return {"name": self.name, "version": self.version, "run_id": self.run_id, "kind": self.kind,
                 "threshold": self.threshold, "threshold_source": self.threshold_source,
                 "features": len(self.features), "loaded_at": self.loaded_at}
 
@@ -133,7 +140,10 @@ class Champion:
         return pd.DataFrame(columns)
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """The probability of label 1 of each row of `frame`."""
+        """The probability of label 1 of each row of `frame` (a classifier), or its
+        predicted value (a regressor)."""
+        if self.kind == "regressor":
+            return np.asarray(self.model.predict(frame), dtype=float)
         return self.model.predict_proba(frame)[:, 1]
 
 
@@ -155,8 +165,10 @@ def _number(name: str, value: Any) -> float:
 @lru_cache(maxsize=None)
 def model_names(domain: str) -> tuple[str, ...]:
     """The registered model names of `domain`'s classification labels, in the
-    configuration's order (``<domain>_<label_def>``); () for an unknown domain or one
-    without such labels (e.g. recommendation)."""
+    configuration's order (``<domain>_<label_def>``); for a domain whose gold is its
+    builder's, the model its ``serving`` module names (energy: ``energy_next_day_kwh``,
+    :mod:`utils.domains.energy.serving`); () for an unknown domain or one without such
+    models (e.g. recommendation)."""
     from utils.lake.config import ConfigError, load_config
 
     try:
@@ -164,7 +176,10 @@ def model_names(domain: str) -> tuple[str, ...]:
     except ConfigError:
         return ()
     if gold is None:
-        return ()
+        from utils.serve.online_store import serving_module
+
+        module = serving_module(domain)
+        return () if module is None else (module.MODEL_NAME,)
     return tuple(f"{domain}_{label.name}" for label in gold.labels if label.kind != "interactions")
 
 
@@ -270,7 +285,10 @@ def load_champion(domain: str, name: str, version: int, run_id: str, tracking_ur
         local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=tracking_uri)
         model = mlflow.sklearn.load_model(local)
         info = mlflow.models.Model.load(local)
-        threshold, source = _threshold(run_id, tracking_uri, Path(tmp) / "run")
+        if hasattr(model, "predict_proba"):
+            threshold, source = _threshold(run_id, tracking_uri, Path(tmp) / "run")
+        else:  # a regressor: its score is the predicted value, not cut into labels
+            threshold, source = None, None
     features = _features(info, model)
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return Champion(domain, name, int(version), run_id, model, features, threshold, source, stamp)

@@ -34,6 +34,7 @@ infinities.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sqlite3
 import sys
@@ -80,23 +81,55 @@ def open_store(url: str) -> OnlineStore:
 # --------------------------------------------------------------------------- materialising
 
 
+def serving_module(domain: str):
+    """The ``serving`` module beside the builder of a domain whose gold is its own
+    builder's (e.g. :mod:`utils.domains.energy.serving`), or None: it names the gold
+    table (``TABLE``) the online rows come from, makes them (``online_rows``) and names the
+    served model (``MODEL_NAME``). None for a domain with a feature store, an unknown
+    domain, or a builder without such a module."""
+    from utils.lake.config import ConfigError, load_config
+
+    try:
+        config = load_config(domain)
+    except ConfigError:
+        return None
+    if config.gold is not None or config.gold_builder is None:
+        return None
+    package = config.gold_builder.builder.split(":", 1)[0].rsplit(".", 1)[0]
+    try:
+        return importlib.import_module(f"{package}.serving")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{package}.serving":
+            return None
+        raise
+
+
+def _source_table(domain: str) -> str:
+    """The gold table the online rows of `domain` come from: feature_store, or the one
+    its builder's serving module names."""
+    module = serving_module(domain)
+    return "feature_store" if module is None else module.TABLE
+
+
 def _feature_store_path(datamart: str | Path, domain: str) -> Path:
-    return Datamart(Path(datamart), domain).table("gold", "feature_store")
+    return Datamart(Path(datamart), domain).table("gold", _source_table(domain))
 
 
 def feature_store_domains(datamart: str | Path, conf_dir: Path = CONF_DIR) -> list[str]:
-    """The domains of `conf_dir` (one YAML each) whose gold/feature_store exists in `datamart`."""
+    """The domains of `conf_dir` (one YAML each) whose gold/feature_store (or the table
+    their builder serves from) exists in `datamart`."""
     return [d for d in sorted(p.stem for p in Path(conf_dir).glob("*.yaml"))
             if delta_io.table_exists(_feature_store_path(datamart, d))]
 
 
 def latest_snapshot(datamart: str | Path, domain: str, version: int | None = None) -> str:
-    """The latest snapshot_date (ISO) of gold/<domain>/feature_store at `version`."""
+    """The latest snapshot_date (ISO) of gold/<domain>/feature_store (or its builder's
+    served table) at `version`."""
     dates = feature_store.read_arrow(_feature_store_path(datamart, domain), version,
                                      columns=[feature_store.SNAPSHOT])[feature_store.SNAPSHOT]
     latest = pc.max(dates).as_py()
     if latest is None:
-        raise OnlineStoreError(f"gold/{domain}/feature_store has no rows")
+        raise OnlineStoreError(f"gold/{domain}/{_source_table(domain)} has no rows")
     return _iso_day(latest)
 
 
@@ -104,21 +137,26 @@ def materialize_domain(store: OnlineStore, datamart: str | Path, domain: str, as
     """Publish the latest feature row of every entity of `domain` as of `as_of` (default
     the feature store's latest snapshot_date) as a new version; the summary."""
     started = time.perf_counter()
+    module = serving_module(domain)
+    source = "feature_store" if module is None else module.TABLE
     path = _feature_store_path(datamart, domain)
     version = delta_io.table_version(path)
     if version is None:
-        raise OnlineStoreError(f"no gold/{domain}/feature_store in {datamart}; build it with "
+        raise OnlineStoreError(f"no gold/{domain}/{source} in {datamart}; build it with "
                                f"`python main.py --domain {domain}`")
     day = _iso_day(as_of) if as_of is not None else latest_snapshot(datamart, domain, version)
-    table = feature_store.latest_arrow(domain, day, datamart=datamart, version=version)
+    if module is None:
+        table = feature_store.latest_arrow(domain, day, datamart=datamart, version=version)
+    else:  # the builder's own rows (e.g. energy: the forecast's inputs per building)
+        table = module.online_rows(datamart, day, version=version)
     if table.num_rows == 0:  # publishing it would leave the serving API with no features at all
-        raise OnlineStoreError(f"gold/{domain}/feature_store has no row up to {day}; nothing published")
+        raise OnlineStoreError(f"gold/{domain}/{source} has no row up to {day}; nothing published")
     meta = store.publish(domain, table.column_names[0], records(table), as_of=day, feature_store_version=version)
     summary = {"domain": domain, "version": meta["version"], "rows": meta["rows"], "as_of": day,
-               "feature_store_version": version, "seconds": round(time.perf_counter() - started, 3),
+               "feature_store_version": version, "table": f"gold/{domain}/{source}", "seconds": round(time.perf_counter() - started, 3),
                "url": public_url(store.url)}
-    log.info("online store %s: %s v%d, %d entities as of %s (feature_store v%s) in %.2f s", summary["url"], domain,
-             summary["version"], summary["rows"], day, version, summary["seconds"])
+    log.info("online store %s: %s v%d, %d entities as of %s (%s v%s) in %.2f s", summary["url"], domain,
+             summary["version"], summary["rows"], day, summary["table"], version, summary["seconds"])
     return summary
 
 
@@ -169,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for s in summaries:
         print(f"{s['domain']}: version {s['version']}, {s['rows']} entities as of {s['as_of']} "
-              f"(feature_store v{s['feature_store_version']}) in {s['seconds']:.2f} s -> {s['url']}")
+              f"({s['table']} v{s['feature_store_version']}) in {s['seconds']:.2f} s -> {s['url']}")
     return 0
 
 
