@@ -52,6 +52,7 @@ def test_definitions_have_an_asset_per_source_table_and_model_of_every_domain():
             assert {f"{domain}/gold/{t}" for t in config.gold.table_names} <= keys
             assert any(k.startswith(f"{domain}/model/") for k in keys)
         if config.gold_builder is not None:  # energy: the domain's own gold tables, after all its inputs
+            assert f"{domain}/model/forecast" in keys
             for t in config.gold_builder.table_names:
                 parents = defs.resolve_asset_graph().get(dg.AssetKey([domain, "gold", t])).parent_keys
                 assert {k.to_user_string() for k in parents} == {

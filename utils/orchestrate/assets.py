@@ -8,7 +8,7 @@
   <domain>/gold/<table>       one per table   /  one step that runs `run_pipeline` for the
                               selected tables and the run's months, as `python main.py
                               --layers L --start M --end M` does
-  <domain>/model/<name>       classifier or recommenders: `python main.py train --domain D`
+  <domain>/model/<name>       classifier, recommenders or forecast: `python main.py train --domain D`
 
 A backfill of several months runs as one run over the whole range (single-run backfill
 policy), the same as `python main.py --start FIRST --end LAST`: fitted statistics and
@@ -206,13 +206,21 @@ def layer_asset(config: DomainConfig, layer: str, settings: Settings,
 
 def model_asset(config: DomainConfig, settings: Settings, hooks: set) -> dg.AssetsDefinition | None:
     """The domain's models, trained as `python main.py train --domain D` (classifier with
-    its baseline, or the recommenders), tracked in the datamart's MLflow store; None for
-    a domain without labels."""
+    its baseline, the recommenders, or the model a builder's ``serving`` module names:
+    energy's next-day forecast), tracked in the datamart's MLflow store; None for a domain
+    without any."""
     gold = config.gold
-    if gold is None or not gold.labels:
+    if gold is None:
+        from utils.serve.online_store import serving_module
+
+        if config.gold_builder is None or serving_module(config.domain) is None:
+            return None
+        name, deps = "forecast", [asset_key(config.domain, "gold", t) for t in config.gold_builder.table_names]
+    elif not gold.labels:
         return None
-    name = "recommenders" if gold.recommend is not None else "classifier"
-    deps = [asset_key(config.domain, "gold", t) for t in gold.table_names]
+    else:
+        name = "recommenders" if gold.recommend is not None else "classifier"
+        deps = [asset_key(config.domain, "gold", t) for t in gold.table_names]
 
     @dg.asset(key=asset_key(config.domain, "model", name), deps=deps, group_name=config.domain, hooks=hooks,
               kinds={"scikitlearn", "mlflow"}, tags={"layer": "model"},
@@ -220,7 +228,7 @@ def model_asset(config: DomainConfig, settings: Settings, hooks: set) -> dg.Asse
     def train_models(context: dg.AssetExecutionContext, spark: SparkResource) -> dg.MaterializeResult:
         from utils.cli import main
 
-        if gold.recommend is not None:
+        if gold is not None and gold.recommend is not None:
             spark.get_session()  # the recommenders read gold with the run's session
         argv = ["train", "--domain", config.domain, "--datamart", str(settings.datamart)]
         code = main(argv)
