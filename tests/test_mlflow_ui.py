@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import psutil
 import pytest
 
 from utils.serve import mlflow_ui
@@ -47,9 +48,15 @@ def test_mlflow_ui_requires_the_admin_password(tmp_path, monkeypatch):
         ok = httpx.get(search, auth=("admin", password), timeout=10)
         assert ok.status_code == 200 and "experiments" in ok.json()
         assert (tmp_path / "_mlflow" / "admin_password").stat().st_mode & 0o077 == 0
+        server = psutil.Process(proc.pid).children(recursive=True)
+        assert any("mlflow" in " ".join(c.cmdline()) for c in server)
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+    # stopping the wrapper stops the server it started and that server's workers
+    _, alive = psutil.wait_procs(server, timeout=20)
+    assert not alive, [" ".join(p.cmdline())[:120] for p in alive]
+    assert proc.returncode == 130

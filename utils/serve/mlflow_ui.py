@@ -14,6 +14,10 @@ Why a wrapper rather than the bare command: MLflow reads the auth settings from 
 file whose user store defaults to a path relative to the working directory, and it
 refuses to start without an admin password; this writes the ini under the datamart and
 supplies the password and the CSRF secret.
+
+Stopping: ``mlflow server`` starts a web server and a job runner with workers of their
+own. The wrapper runs it in a process group of its own and, on SIGTERM or Ctrl-C (e.g.
+``docker compose stop``), stops the whole group, so no server process outlives it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -84,10 +89,44 @@ def main(argv: list[str] | None = None) -> int:
     command = [sys.executable, "-m", "mlflow", *mlflow_args, "--host", args.host, "--port", str(args.port),
                "--allowed-hosts", f"{args.host}:{args.port},localhost:{args.port},127.0.0.1:{args.port}"]
     logger.info("MLflow UI on http://%s:%d (user %s)", args.host, args.port, ADMIN)
+    group = hasattr(os, "killpg")
+    server = subprocess.Popen(command, env=env, start_new_session=group)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        return subprocess.call(command, env=env)
+        return server.wait()
     except KeyboardInterrupt:
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server.poll() is None or group:
+            _stop(server, group)
+
+
+def _stop(server: subprocess.Popen, group: bool, timeout_s: float = 15.0) -> None:
+    """Stop `server` and every process of its group (its web server and job runner):
+    SIGTERM, then SIGKILL after `timeout_s`."""
+    def send(sig: int) -> None:
+        try:
+            if group:
+                os.killpg(server.pid, sig)
+            elif sig == signal.SIGTERM:
+                server.terminate()
+            else:
+                server.kill()
+        except ProcessLookupError:  # already gone
+            pass
+
+    send(signal.SIGTERM)
+    try:
+        server.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        logger.warning("mlflow server did not stop in %.0f s; killing it", timeout_s)
+        send(signal.SIGKILL)
+        server.wait()
 
 
 if __name__ == "__main__":
